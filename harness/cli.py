@@ -1,0 +1,196 @@
+"""The `medbench` command: parses arguments, calls the API, prints. No benchmark logic lives here."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from tabulate import tabulate
+
+from harness.errors import MedbenchError
+
+DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
+
+
+def _split_list(value: tuple[str, ...] | str | None) -> list[str]:
+    items = value if isinstance(value, tuple) else (value,) if value else ()
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a MedbenchError into one line on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except MedbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="medbench")
+def main() -> None:
+    """Benchmark initialization sources (scratch, ImageNet, CPMID, your weights) for medical-imaging backbones."""
+
+
+@main.command()
+@click.option("--init", "inits", multiple=True, default=("scratch",), show_default=True,
+              help="Init source(s): scratch, imagenet, cpmid, file:PATH, hf:ORG/REPO[@REV]; repeat or comma-separate.")
+@click.option("--backbone", "backbones", multiple=True, default=("resnet18",), show_default=True,
+              help="Any timm model name; repeat or comma-separate.")
+@click.option("--tasks", "task_names", default=None, help="Comma-separated task names (default: the embedded suite).")
+@click.option("--protocol", "protocol_name", default="quick", show_default=True, help="smoke | quick | paper | medmnist-v2")
+@click.option("--seeds", default=None, help="Comma-separated seeds (default: the protocol's).")
+@click.option("--stem", type=click.Choice(["default", "small"]), default=None,
+              help="small: MedMNIST's 3×3 stride-1 ResNet stem without max-pool (28–64 px inputs); recorded.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where real data files are looked up.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@user_errors
+def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | None, protocol_name: str, seeds: str | None,
+        stem: str | None, out: Path, data_dir: Path | None, device: str, quiet: bool) -> None:
+    """Fine-tune each backbone from each init source on each task, one JSON record per seed."""
+    from harness.engine import pick_device
+    from harness.protocols import PROTOCOLS
+    from harness.runner import run_grid
+    from harness.tasks import get_task, tasks_tagged
+
+    protocol = PROTOCOLS.get(protocol_name).with_overrides(stem=stem)
+    seed_list = tuple(_parse_seeds(seeds)) if seeds else protocol.seeds
+    tasks = [get_task(name) for name in _split_list(task_names)] if task_names else tasks_tagged("embedded")
+    run_grid(tasks, _split_list(inits), _split_list(backbones), protocol, seed_list, out, data_dir,
+             pick_device(device), report=click.echo, progress=not quiet)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in _split_list(text)]
+    except ValueError:
+        raise MedbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None
+
+
+@main.group()
+def tasks() -> None:
+    """The task registry."""
+
+
+@tasks.command("list")
+@user_errors
+def tasks_list() -> None:
+    from harness.tasks import tasks as registry
+
+    rows = [(s.name, s.kind, s.modality, s.num_classes, s.channels, s.image_size,
+             "/".join(str(s.splits[k]) for k in ("train", "val", "test")), ",".join(s.tags))
+            for s in (registry().get(n) for n in registry().names())]
+    click.echo(tabulate(rows, headers=["task", "kind", "modality", "classes", "ch", "px", "train/val/test", "tags"]))
+
+
+@tasks.command("show")
+@click.argument("name")
+@user_errors
+def tasks_show(name: str) -> None:
+    import yaml
+
+    from harness.tasks import get_task
+
+    click.echo(yaml.safe_dump(get_task(name).to_dict(), sort_keys=False, allow_unicode=True).rstrip())
+
+
+@main.group()
+def inits() -> None:
+    """Initialization sources."""
+
+
+@inits.command("list")
+@user_errors
+def inits_list() -> None:
+    from harness.inits import describe_inits
+
+    click.echo(tabulate(describe_inits(), headers=["init", "what it loads"]))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--metric", "metrics", multiple=True, default=DEFAULT_METRICS, show_default=True)
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write the summary as CSV.")
+@user_errors
+def results(folder: Path, metrics: tuple[str, ...], csv_path: Path | None) -> None:
+    """Mean ± sd over seeds per (task, init, backbone, protocol)."""
+    from harness.results import KEYS, format_mean_sd, records_frame, summarize
+
+    table = summarize(records_frame(folder), list(metrics))
+    if table.empty:
+        raise MedbenchError(f"no result records in {folder}")
+    shown = table[KEYS + ["seeds"]].copy()
+    for metric in metrics:
+        if f"{metric}_mean" in table:
+            shown[metric] = [format_mean_sd(m, s, n) for m, s, n in
+                             zip(table[f"{metric}_mean"], table[f"{metric}_sd"], table[f"{metric}_n"])]
+    if table["not_ok"].notna().any():
+        shown["not ok"] = table["not_ok"].fillna("")
+    click.echo(tabulate(shown, headers="keys", showindex=False))
+    if csv_path:
+        table.to_csv(csv_path, index=False)
+        click.echo(f"wrote {csv_path}")
+
+
+@main.group()
+def cpmid() -> None:
+    """Build and inspect CPMID pretraining sets."""
+
+
+@cpmid.command("build")
+@click.option("--recipe", required=True, help="A recipe name under tasks/cpmid/ (cpmid-synth, cpmid-medmnist) or a YAML path.")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where the sources' files are looked up.")
+@click.option("--size", type=int, default=None, help="Image size (overrides the recipe's).")
+@user_errors
+def cpmid_build(recipe: str, out: Path, data_dir: Path | None, size: int | None) -> None:
+    """Merge the recipe's sources, deduplicate, drop downstream leakage, write shards + manifest + datasheet."""
+    from harness.cpmid import build_cpmid
+
+    click.echo(f"wrote {build_cpmid(recipe, out, data_dir=data_dir, size=size, progress=click.echo)}")
+
+
+@cpmid.command("info")
+@click.argument("folder", type=click.Path(path_type=Path))
+@user_errors
+def cpmid_info(folder: Path) -> None:
+    """Print the datasheet of a built CPMID and verify its shards."""
+    from harness.cpmid import cpmid_info as info
+
+    click.echo(info(folder))
+
+
+@main.command()
+@click.option("--recipe", default="cpmid-synth", show_default=True, help="CPMID recipe to pretrain on (built first when absent).")
+@click.option("--backbone", required=True, help="Any timm model name.")
+@click.option("--protocol", "protocol_name", default="quick", show_default=True,
+              help="A pretraining protocol (pretrain-smoke|pretrain-quick|pretrain-paper) or the run protocol it matches.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Release folder (default: $MEDBENCH_HOME/releases/RECIPE/BACKBONE/PROTOCOL, where --init cpmid finds it).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--push", "push_to", default=None, metavar="ORG/REPO", help="Upload the release to the Hugging Face Hub.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@user_errors
+def pretrain(recipe: str, backbone: str, protocol_name: str, out: Path | None, data_dir: Path | None, device: str,
+             push_to: str | None, quiet: bool) -> None:
+    """Supervised pretraining on a CPMID build; writes model.safetensors + config.json + model card."""
+    from harness.engine import pick_device
+    from harness.pretrain import pretrain as run_pretraining
+    from harness.pretrain import push_release
+    from harness.protocols import pretraining_protocol
+
+    folder = run_pretraining(recipe, backbone, pretraining_protocol(protocol_name), out=out, data_dir=data_dir,
+                             device=pick_device(device), report=click.echo, progress=not quiet)
+    if push_to:
+        push_release(folder, push_to, report=click.echo)

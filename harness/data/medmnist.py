@@ -1,0 +1,62 @@
+"""MedMNIST / MedMNIST+ `.npz` files in their published layout.
+
+Keys `{split}_images` (N×H×W gray or N×H×W×3 RGB, uint8) and `{split}_labels` (N×L, or N as some
+re-saved copies have it). Files are looked up in `--data-dir` by their published names.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.data import LOADERS
+from harness.data.arrays import SPLITS, ArrayDataset, TaskData
+from harness.errors import MedbenchError
+
+if TYPE_CHECKING:
+    from harness.tasks import TaskSpec
+
+
+def medmnist_path(args: dict[str, Any], data_dir: Path | None) -> Path:
+    """Where the card's file is expected: `data_dir/<file>` (default: the current folder)."""
+    return (data_dir or Path(".")) / args["file"]
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise MedbenchError(f"{path} not found: put the MedMNIST file there or pass --data-dir to the folder holding it")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise MedbenchError(f"{path} is not a readable .npz (truncated or corrupt: {exc}); download it again") from None
+
+
+def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Path) -> ArrayDataset:
+    for key in (f"{split}_images", f"{split}_labels"):
+        if key not in arrays:
+            raise MedbenchError(f"{path} has no '{key}' array (found: {', '.join(sorted(arrays))}); is it a MedMNIST file?")
+    images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise MedbenchError(f"{path}: {split}_images must be uint8 N×H×W[×3], got {images.dtype} {images.shape}")
+    if len(images) != len(labels):
+        raise MedbenchError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
+    if images.ndim == 3:
+        images = images[..., None]
+    if spec.kind == "multilabel":
+        targets = labels.reshape(len(labels), -1).astype(np.uint8)
+    else:
+        targets = labels.reshape(len(labels), -1)[:, 0].astype(np.int64)
+        if len(targets) and (targets.min() < 0 or targets.max() >= spec.num_classes):
+            raise MedbenchError(f"{path}: {split} labels outside 0..{spec.num_classes - 1}")
+    return ArrayDataset(np.ascontiguousarray(images), targets)
+
+
+@LOADERS.register("medmnist")
+def load_medmnist(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
+    path = medmnist_path(args, data_dir)
+    arrays = _read_npz(path)
+    return TaskData(*(_split(arrays, split, spec, path) for split in SPLITS))

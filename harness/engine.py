@@ -1,0 +1,181 @@
+"""Train, select on validation, evaluate on test: one seeded run of one protocol.
+
+The engine knows nothing about where data or weights come from; it takes prepared arrays, a
+model and a protocol, and returns metrics, efficiency figures and a per-epoch history.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import timm.optim
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from harness.data.batches import BatchTransform, TensorSplit, batch_order
+from harness.efficiency import PeakMemory, count_params, flops_per_image, measure_inference
+from harness.errors import MedbenchError
+from harness.metrics import HIGHER_IS_BETTER, ClassificationEvaluator
+from harness.protocols import Protocol
+
+DIVERGENCE_CHECK_EVERY = 20  # steps between loss finiteness checks (each check syncs the device)
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed every RNG and ask PyTorch for deterministic kernels, so a seed gives the same numbers twice."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MedbenchError(f"--device {name} asked for, but PyTorch sees no CUDA device here; use --device cpu")
+    return torch.device(name)
+
+
+def lr_factor(protocol: Protocol, total_steps: int, steps_per_epoch: int) -> Callable[[int], float]:
+    """Multiplier of the base lr at each optimizer step: linear warm-up, then the protocol's schedule."""
+    warmup = int(round(protocol.warmup_epochs * steps_per_epoch))
+    milestones = [int(m * total_steps) for m in protocol.milestones]
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        if protocol.schedule == "cosine":
+            progress = (step - warmup) / max(1, total_steps - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        if protocol.schedule == "multistep":
+            return protocol.gamma ** sum(step >= m for m in milestones)
+        return 1.0
+
+    if protocol.schedule not in ("cosine", "multistep", "constant"):
+        raise MedbenchError(f"unknown schedule {protocol.schedule!r}; choose cosine, multistep or constant")
+    return factor
+
+
+@dataclass
+class Outcome:
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics_last_epoch: dict[str, Any] = field(default_factory=dict)
+    val_metrics: dict[str, Any] = field(default_factory=dict)
+    efficiency: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+class ClassificationRun:
+    """One fine-tuning run of a classifier under a protocol, on already prepared tensors."""
+
+    def __init__(self, model: nn.Module, kind: str, num_classes: int, protocol: Protocol, seed: int,
+                 transform: BatchTransform, device: torch.device) -> None:
+        self.model = model.to(device)
+        self.kind = kind
+        self.num_classes = num_classes
+        self.protocol = protocol
+        self.transform = transform
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+        self.loss_fn = nn.BCEWithLogitsLoss() if kind == "multilabel" else nn.CrossEntropyLoss()
+
+    def _selection_value(self, metrics: dict[str, Any]) -> float:
+        name = self.protocol.select_on
+        value = metrics.get(name)
+        if value is None:  # e.g. AUROC undefined on a single-class validation set
+            name, value = "accuracy", metrics.get("accuracy")
+        return value if HIGHER_IS_BETTER.get(name, True) else -value
+
+    @torch.no_grad()
+    def evaluate(self, split: TensorSplit) -> dict[str, Any]:
+        self.model.eval()
+        evaluator = ClassificationEvaluator(self.kind, self.num_classes)
+        for start in range(0, len(split), self.protocol.eval_batch_size):
+            images = split.images[start:start + self.protocol.eval_batch_size]
+            x, _ = self.transform(images)
+            with self.autocast:
+                logits = self.model(x)
+            evaluator.update(logits.float(), split.targets[start:start + self.protocol.eval_batch_size])
+        return evaluator.compute()
+
+    def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True) -> Outcome:
+        p = self.protocol
+        steps_per_epoch = len(batch_order(len(train), p.batch_size, torch.Generator().manual_seed(0), drop_last=True))
+        optimizer = timm.optim.create_optimizer_v2(self.model, opt=p.optimizer, lr=p.lr, weight_decay=p.weight_decay,
+                                                   momentum=p.momentum)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(p, p.epochs * steps_per_epoch, steps_per_epoch))
+        outcome = Outcome(status="ok")
+        best_value, best_state, best_epoch = -math.inf, None, -1
+        train_images, train_seconds = 0, 0.0
+        image_shape = tuple(train.images.shape[1:])
+        with PeakMemory(self.device) as peak:
+            start_wall = time.perf_counter()
+            bar = tqdm(range(p.epochs), desc="epochs", disable=not progress, leave=False)
+            for epoch in bar:
+                self.model.train()
+                tic = time.perf_counter()
+                loss_sum, seen = torch.zeros((), device=self.device), 0
+                for step, index in enumerate(batch_order(len(train), p.batch_size, self.generator, drop_last=True)):
+                    index = index.to(self.device)
+                    x, _ = self.transform(train.images[index], self.generator)
+                    with self.autocast:
+                        loss = self.loss_fn(self.model(x).float(), train.targets[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
+                    loss_sum += loss.detach() * len(index)
+                    seen += len(index)
+                    if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                        break
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                train_seconds += time.perf_counter() - tic
+                train_images += seen
+                train_loss = (loss_sum / max(seen, 1)).item()
+                if not math.isfinite(train_loss):
+                    outcome.status = "diverged"
+                    outcome.error = f"training loss became {train_loss} in epoch {epoch}; lower the learning rate"
+                    outcome.history.append({"epoch": epoch, "train_loss": None})
+                    break
+                val_metrics = self.evaluate(val)
+                value = self._selection_value(val_metrics)
+                outcome.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
+                                        **{f"val_{k}": val_metrics.get(k) for k in ("accuracy", "auroc", p.select_on)}})
+                bar.set_postfix(loss=f"{train_loss:.3f}", **{p.select_on: f"{val_metrics.get(p.select_on) or 0:.3f}"})
+                if value > best_value:
+                    best_value, best_epoch, outcome.val_metrics = value, epoch, val_metrics
+                    best_state = copy.deepcopy({k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
+            wall = time.perf_counter() - start_wall
+        if outcome.status == "ok":
+            outcome.metrics_last_epoch = self.evaluate(test)
+            self.model.load_state_dict(best_state)
+            outcome.metrics = self.evaluate(test)
+        outcome.efficiency = {
+            "params": count_params(self.model),
+            "flops": flops_per_image(self.model, image_shape),
+            "train_images_per_s": train_images / train_seconds if train_seconds > 0 else None,
+            "peak_memory_bytes": peak.peak_bytes,
+            "peak_memory_kind": peak.kind,
+            "wall_time_s": wall,
+            "best_epoch": best_epoch,
+            "selection": f"best validation {p.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
+        }
+        if outcome.status == "ok":
+            outcome.efficiency.update(measure_inference(self.model, image_shape, self.device, batch_size=min(64, p.eval_batch_size)))
+        return outcome

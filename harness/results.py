@@ -1,0 +1,125 @@
+"""Result records: one JSON file per (task, init, backbone, protocol, seed), diffable and versioned.
+
+Records are written atomically (temp file, fsync, rename), never contain NaN, and carry the
+provenance needed to reproduce them. Loading tolerates older schema versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from harness.errors import MedbenchError
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "diverged", "failed")
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN/Inf by None recursively and turn tuples/numpy scalars into JSON types."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of an init reference; long or lossy ones get a short hash to stay unique."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+    if clean != text or len(clean) > 60:
+        clean = f"{clean[:48]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return clean
+
+
+def record_path(out: Path, task: str, init: str, backbone: str, protocol: str, seed: int) -> Path:
+    return out / task / f"{slug(init)}__{slug(backbone)}__{protocol}__seed{seed}.json"
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MedbenchError(f"{path} is not a readable result record ({exc}); delete it and re-run") from None
+    version = record.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise MedbenchError(f"{path}: schema_version {version!r} is not one this medbench reads (≤ {SCHEMA_VERSION}); upgrade medbench")
+    return record
+
+
+def iter_records(folder: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
+    if not folder.is_dir():
+        raise MedbenchError(f"results folder {folder} does not exist; run `medbench run --out {folder}` first")
+    for path in sorted(folder.rglob("*.json")):
+        record = load_record(path)
+        if "task" in record and "metrics" in record:
+            yield path, record
+
+
+def records_frame(folder: Path) -> pd.DataFrame:
+    """One row per record: identity columns, status, and every scalar metric / efficiency figure."""
+    rows = []
+    for path, record in iter_records(folder):
+        row = {key: record.get(key) for key in ("task", "init", "backbone", "protocol", "seed", "status")}
+        row["path"] = str(path)
+        for section in ("metrics", "efficiency"):
+            for name, value in (record.get(section) or {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    row[name] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+KEYS = ["task", "init", "backbone", "protocol"]
+
+
+def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Mean ± sd over seeds per (task, init, backbone, protocol); runs that did not finish are counted, not averaged."""
+    if frame.empty:
+        return pd.DataFrame()
+    ok = frame[frame["status"] == "ok"]
+    grouped = frame.groupby(KEYS, sort=True)
+    table = grouped.agg(seeds=("seed", "nunique")).reset_index()
+    not_ok = frame[frame["status"] != "ok"].groupby(KEYS)["status"].agg(lambda s: ",".join(sorted(set(s))))
+    table = table.merge(not_ok.rename("not_ok").reset_index(), on=KEYS, how="left")
+    for metric in metrics:
+        if metric not in ok:
+            continue
+        stats = ok.groupby(KEYS)[metric].agg(["mean", "std", "count"]).reset_index()
+        stats = stats.rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_sd", "count": f"{metric}_n"})
+        table = table.merge(stats, on=KEYS, how="left")
+    return table
+
+
+def format_mean_sd(mean: float, sd: float, n: int) -> str:
+    if pd.isna(mean):
+        return "—"
+    return f"{mean:.3f}" if n < 2 or pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"

@@ -1,0 +1,111 @@
+"""Run a grid of (task, init, backbone, seed) under one protocol and write one record per cell.
+
+Data are loaded once per task and weights resolved once per (init, backbone); each seed builds a
+fresh model. A user mistake (unknown name, bad weights) stops the grid with its message; a run
+that breaks while training is recorded as `failed` with the error, so a sweep loses nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from harness.data.arrays import TaskData
+from harness.data.batches import BatchTransform, limit, prepare_split
+from harness.efficiency import hardware_info
+from harness.engine import ClassificationRun, Outcome, seed_everything
+from harness.errors import MedbenchError
+from harness.inits import ResolvedWeights, resolve_init
+from harness.models import build_classifier, check_backbone, load_backbone_weights
+from harness.protocols import Protocol
+from harness.provenance import now_utc, software
+from harness.results import SCHEMA_VERSION, record_path, write_json_atomic
+from harness.tasks import TaskSpec
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: TaskSpec
+    init: str
+    backbone: str
+    seed: int
+
+
+def input_stats(weights: ResolvedWeights, model: torch.nn.Module, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation the weights were trained with (else timm's default for the model), fitted to the task's channels."""
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    mean = tuple(weights.mean or cfg.get("mean") or (0.5,) * 3)
+    std = tuple(weights.std or cfg.get("std") or (0.5,) * 3)
+    if len(mean) != channels:
+        mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
+    return mean, std
+
+
+def _build_and_load(cell: Cell, protocol: Protocol, weights: ResolvedWeights, image_size: int) -> tuple[torch.nn.Module, dict[str, Any] | None]:
+    model = build_classifier(cell.backbone, cell.task.num_classes, cell.task.channels, image_size, stem=protocol.stem)
+    if weights.state_dict is None:
+        return model, None
+    return model, load_backbone_weights(model, weights.state_dict, backbone=cell.backbone).summary()
+
+
+def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
+             progress: bool = True) -> dict[str, Any]:
+    """One seeded run → a complete record (not yet written)."""
+    if cell.task.is_segmentation:
+        raise MedbenchError(f"{cell.task.name} is a segmentation task; segmentation runs are not supported yet")
+    started = now_utc()
+    image_size = protocol.image_size or cell.task.image_size
+    seed_everything(cell.seed)
+    model, load_report = _build_and_load(cell, protocol, weights, image_size)
+    mean, std = input_stats(weights, model, cell.task.channels)
+    splits = {name: prepare_split(limit(data.split(name), protocol.train_limit if name == "train" else protocol.eval_limit),
+                                  image_size, cell.task.kind, device) for name in ("train", "val", "test")}
+    run = ClassificationRun(model, cell.task.kind, cell.task.num_classes, protocol, cell.seed,
+                            BatchTransform(mean, std, protocol.augmentation, device), device)
+    try:
+        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=progress)
+    except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+        outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "task": cell.task.name, "init": cell.init, "backbone": cell.backbone, "protocol": protocol.name, "seed": cell.seed,
+        "status": outcome.status, "error": outcome.error,
+        "metrics": outcome.metrics, "metrics_last_epoch": outcome.metrics_last_epoch, "val_metrics": outcome.val_metrics,
+        "efficiency": outcome.efficiency, "history": outcome.history,
+        "model": {"backbone": cell.backbone, "stem": protocol.stem, "num_classes": cell.task.num_classes,
+                  "in_chans": cell.task.channels, "image_size": image_size, "mean": mean, "std": std,
+                  "load_report": load_report},
+        "provenance": {
+            **software(),
+            "device": str(device), "hardware": hardware_info(device), "deterministic": True,
+            "data_sha256": data.sha256, "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
+            "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
+            "command": sys.argv, "started_at": started, "finished_at": now_utc(),
+        },
+    }
+
+
+def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], protocol: Protocol, seeds: tuple[int, ...],
+             out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True) -> list[Path]:
+    for backbone in backbones:
+        check_backbone(backbone)
+    weights = {(init, backbone): resolve_init(init, backbone) for init in inits for backbone in backbones}
+    written = []
+    for task in tasks:
+        data = task.load(data_dir)
+        for (init, backbone), resolved in weights.items():
+            for seed in seeds:
+                record = run_cell(Cell(task, init, backbone, seed), protocol, data, resolved, device, progress)
+                path = record_path(out, task.name, init, backbone, protocol.name, seed)
+                write_json_atomic(path, record)
+                written.append(path)
+                headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc")}
+                shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
+                report(f"{task.name} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
+    return written

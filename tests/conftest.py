@@ -1,0 +1,52 @@
+"""Shared fixtures: an isolated MEDBENCH_HOME, the team's real data folder, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MEDBENCH = Path(sys.executable).with_name("medbench")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Generated data are cached per test session, never in the user's ~/.cache."""
+    home = Path(os.environ.get("MEDBENCH_TEST_HOME") or tmp_path_factory.getbasetemp() / "medbench-home")
+    monkeypatch.setenv("MEDBENCH_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the team's real data folder {SHARED_DATA} is absent (it sits beside the repo in CI)")
+    return SHARED_DATA
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the installed `medbench` command as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([str(MEDBENCH), *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"medbench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def read_records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A user error: non-zero exit, one `error:` line naming the problem, no traceback."""
+    assert proc.returncode != 0, proc.stdout
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

@@ -1,0 +1,100 @@
+"""The `medbench` command end to end, in subprocesses, as a user runs it."""
+
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from tests.conftest import assert_one_line_error, read_records, run_cli
+
+SMOKE = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def smoke_records(tmp_path_factory) -> list[dict]:
+    out = tmp_path_factory.mktemp("smoke")
+    run_cli(*SMOKE, "--tasks", "synth-xray-cls", "--out", str(out))
+    return read_records(out)
+
+
+def test_a_smoke_run_writes_a_complete_record(smoke_records):
+    (record,) = smoke_records
+    assert record["status"] == "ok" and record["schema_version"] == 1
+    assert {"accuracy", "balanced_accuracy", "auroc", "f1_macro", "ece"} <= set(record["metrics"])
+    assert {"params", "flops", "train_images_per_s", "infer_images_per_s", "infer_latency_ms",
+            "peak_memory_bytes", "wall_time_s", "best_epoch"} <= set(record["efficiency"])
+    prov = record["provenance"]
+    assert len(prov["data_sha256"]) == 64 and prov["weights_sha256"] is None and prov["deterministic"]
+    assert prov["protocol_config"]["name"] == "smoke" and prov["torch"] and prov["timm"] and prov["started_at"]
+
+
+def test_the_same_smoke_run_twice_gives_identical_metrics(smoke_records, tmp_path: Path):
+    run_cli(*SMOKE, "--tasks", "synth-xray-cls", "--out", str(tmp_path))
+    (again,) = read_records(tmp_path)
+    assert again["metrics"] == smoke_records[0]["metrics"]
+    assert again["history"] == smoke_records[0]["history"]
+
+
+def test_file_weights_are_loaded_and_their_checksum_recorded(tmp_path: Path):
+    weights = tmp_path / "mine.safetensors"
+    save_file(timm.create_model("resnet18").state_dict(), weights)
+    run_cli("run", "--init", f"file:{weights}", "--backbone", "resnet18", "--protocol", "smoke", "--quiet",
+            "--tasks", "synth-xray-cls", "--out", str(tmp_path / "out"))
+    (record,) = read_records(tmp_path / "out")
+    assert record["status"] == "ok" and len(record["provenance"]["weights_sha256"]) == 64
+    assert record["model"]["load_report"]["matched_fraction"] == 1.0
+
+
+def test_results_prints_mean_and_sd_and_writes_csv(smoke_records, tmp_path: Path):
+    out = tmp_path / "r"
+    for seed in ("0", "1"):
+        run_cli(*SMOKE, "--tasks", "synth-xray-cls", "--seeds", seed, "--out", str(out))
+    proc = run_cli("results", str(out), "--csv", str(tmp_path / "s.csv"))
+    assert "synth-xray-cls" in proc.stdout and "±" in proc.stdout
+    assert (tmp_path / "s.csv").read_text().startswith("task,init,backbone,protocol")
+
+
+def test_listing_commands(tmp_path: Path):
+    assert "synth-xray-cls" in run_cli("tasks", "list").stdout
+    assert "label_names" in run_cli("tasks", "show", "breastmnist").stdout
+    listing = run_cli("inits", "list").stdout
+    assert all(name in listing for name in ("scratch", "imagenet", "file:", "hf:"))
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--tasks", "synth-xray-clss"], ["unknown task", "did you mean 'synth-xray-cls'"]),
+    (["--init", "imagenett"], ["unknown init source", "did you mean 'imagenet'"]),
+    (["--backbone", "resnet1B"], ["unknown backbone", "did you mean"]),
+    (["--init", "file:/nonexistent/w.safetensors"], ["/nonexistent/w.safetensors"]),
+    (["--protocol", "smok"], ["unknown protocol", "did you mean 'smoke'"]),
+    (["--seeds", "a,b"], ["--seeds must be comma-separated integers"]),
+])
+def test_bad_input_is_one_line_without_traceback(args, fragments, tmp_path: Path):
+    base = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
+            "--quiet", "--out", str(tmp_path)]
+    for flag in args[::2]:
+        index = base.index(flag)
+        del base[index:index + 2]
+    assert_one_line_error(run_cli(*base, *args, check=False), *fragments)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_corrupt_weights_and_weights_of_another_architecture(tmp_path: Path):
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    wrong = tmp_path / "resnet50.safetensors"
+    save_file(timm.create_model("resnet50").state_dict(), wrong)
+    for path, fragment in ((corrupt, str(corrupt)), (wrong, "match only")):
+        proc = run_cli("run", "--init", f"file:{path}", "--backbone", "resnet18", "--protocol", "smoke",
+                       "--tasks", "synth-xray-cls", "--quiet", "--out", str(tmp_path / "out"), check=False)
+        assert_one_line_error(proc, fragment)
+
+
+def test_python_dash_m_harness_is_the_same_command():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "harness", "--help"], capture_output=True, text=True, check=True)
+    assert "Benchmark initialization sources" in proc.stdout
