@@ -101,6 +101,26 @@ class ClassificationRun:
             name, value = "accuracy", metrics.get("accuracy")
         return value if HIGHER_IS_BETTER.get(name, True) else -value
 
+    def make_optimizer(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        """timm's optimizer factory (no weight decay on norms and biases) and the protocol's per-step schedule."""
+        p = self.protocol
+        optimizer = timm.optim.create_optimizer_v2(self.model, opt=p.optimizer, lr=p.lr, weight_decay=p.weight_decay,
+                                                   momentum=p.momentum)
+        schedule = lr_factor(p, p.epochs * steps_per_epoch, steps_per_epoch)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    def train_step(self, images: torch.Tensor, targets: torch.Tensor, optimizer: torch.optim.Optimizer,
+                   scheduler: torch.optim.lr_scheduler.LRScheduler) -> torch.Tensor:
+        """One optimizer step on a uint8 batch; returns the detached loss (no device sync)."""
+        x, _ = self.transform(images, self.generator)
+        with self.autocast:
+            loss = self.loss_fn(self.model(x).float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return loss.detach()
+
     @torch.no_grad()
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
         self.model.eval()
@@ -116,9 +136,7 @@ class ClassificationRun:
     def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True) -> Outcome:
         p = self.protocol
         steps_per_epoch = len(batch_order(len(train), p.batch_size, torch.Generator().manual_seed(0), drop_last=True))
-        optimizer = timm.optim.create_optimizer_v2(self.model, opt=p.optimizer, lr=p.lr, weight_decay=p.weight_decay,
-                                                   momentum=p.momentum)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(p, p.epochs * steps_per_epoch, steps_per_epoch))
+        optimizer, scheduler = self.make_optimizer(steps_per_epoch)
         outcome = Outcome(status="ok")
         best_value, best_state, best_epoch = -math.inf, None, -1
         train_images, train_seconds = 0, 0.0
@@ -132,14 +150,8 @@ class ClassificationRun:
                 loss_sum, seen = torch.zeros((), device=self.device), 0
                 for step, index in enumerate(batch_order(len(train), p.batch_size, self.generator, drop_last=True)):
                     index = index.to(self.device)
-                    x, _ = self.transform(train.images[index], self.generator)
-                    with self.autocast:
-                        loss = self.loss_fn(self.model(x).float(), train.targets[index])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    scheduler.step()
-                    loss_sum += loss.detach() * len(index)
+                    loss = self.train_step(train.images[index], train.targets[index], optimizer, scheduler)
+                    loss_sum += loss * len(index)
                     seen += len(index)
                     if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                         break

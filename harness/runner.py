@@ -95,7 +95,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
              out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True) -> list[Path]:
     for backbone in backbones:
         check_backbone(backbone)
-    weights = {(init, backbone): resolve_init(init, backbone) for init in inits for backbone in backbones}
+    weights = {(init, backbone): resolve_init(init, backbone, protocol.name) for init in inits for backbone in backbones}
     written = []
     for task in tasks:
         data = task.load(data_dir)

@@ -1,0 +1,47 @@
+"""`medbench pretrain` releases and `--init cpmid`, end to end on the embedded cpmid-synth recipe."""
+
+import json
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+
+from harness.inits.safe_load import load_weights_file
+from tests.conftest import read_records, run_cli
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pretrain-home")
+
+
+@pytest.mark.slow
+def test_pretrain_writes_a_hub_style_release_that_timm_reads(home: Path, tmp_path: Path):
+    release = tmp_path / "release"
+    run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out", str(release),
+            "--quiet", env={"MEDBENCH_HOME": str(home)})
+    assert sorted(p.name for p in release.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((release / "config.json").read_text())
+    assert config["architecture"] == "resnet18" and config["medbench"]["recipe"] == "cpmid-synth"
+    assert len(config["label_names"]) == config["num_classes"] and "/" in config["label_names"][0]
+    assert len(config["medbench"]["recipe_sha256"]) == 64
+    model = timm.create_model(f"local-dir:{release}", pretrained=True)
+    state, _ = load_weights_file(release / "model.safetensors")
+    assert torch.equal(model.state_dict()["conv1.weight"], state["conv1.weight"])
+    card = (release / "README.md").read_text()
+    assert "cpmid-synth" in card and "pretrain-smoke" in card
+
+
+@pytest.mark.slow
+def test_init_cpmid_pretrains_first_when_no_release_exists_then_reuses_it(home: Path, tmp_path: Path):
+    args = ["run", "--init", "cpmid", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls", "--quiet"]
+    first = run_cli(*args, "--out", str(tmp_path / "a"), env={"MEDBENCH_HOME": str(home)})
+    assert "no local CPMID release for resnet18" in first.stderr and "pretrain-smoke" in first.stderr
+    assert (home / "releases" / "cpmid-synth" / "resnet18" / "pretrain-smoke" / "model.safetensors").is_file()
+    second = run_cli(*args, "--out", str(tmp_path / "b"), env={"MEDBENCH_HOME": str(home)})
+    assert "no local CPMID release" not in second.stderr
+    (a,), (b,) = read_records(tmp_path / "a"), read_records(tmp_path / "b")
+    assert a["status"] == "ok" and a["provenance"]["init_provenance"]["source"] == "cpmid"
+    assert a["provenance"]["weights_sha256"] == b["provenance"]["weights_sha256"] and a["metrics"] == b["metrics"]
+    assert a["model"]["load_report"]["matched_fraction"] == 1.0 and a["model"]["load_report"]["adapted_input_conv"]
