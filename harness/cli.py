@@ -117,6 +117,24 @@ def inits_list() -> None:
     click.echo(tabulate(describe_inits(), headers=["init", "what it loads"]))
 
 
+@inits.command("check")
+@click.argument("init")
+@click.option("--backbone", default="resnet18", show_default=True)
+@user_errors
+def inits_check(init: str, backbone: str) -> None:
+    """Resolve INIT for BACKBONE and load it into the model, without training; exit 2 if it cannot be used."""
+    import json
+
+    from harness.inits import resolve_init
+    from harness.models import build_classifier, load_backbone_weights
+
+    weights = resolve_init(init, backbone)
+    if weights.state_dict is not None:
+        report = load_backbone_weights(build_classifier(backbone, 2, 3, 224), weights.state_dict, backbone=backbone)
+        click.echo(f"loads into {backbone}: {report.summary()['matched']} of {report.backbone_tensors} backbone tensors matched")
+    click.echo(json.dumps({"sha256": weights.sha256, "provenance": weights.provenance}, indent=2, default=str))
+
+
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--metric", "metrics", multiple=True, default=DEFAULT_METRICS, show_default=True)

@@ -6,12 +6,13 @@ model and a protocol, and returns metrics, efficiency figures and a per-epoch hi
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +22,12 @@ from torch import nn
 from tqdm import tqdm
 
 from harness.data.batches import BatchTransform, TensorSplit, batch_order
-from harness.efficiency import PeakMemory, count_params, flops_per_image, measure_inference
+from harness.efficiency import (
+    PeakMemory,
+    count_params,
+    flops_per_image,
+    measure_inference,
+)
 from harness.errors import MedbenchError
 from harness.metrics import HIGHER_IS_BETTER, ClassificationEvaluator
 from harness.protocols import Protocol
@@ -133,61 +139,121 @@ class ClassificationRun:
             evaluator.update(logits.float(), split.targets[start:start + self.protocol.eval_batch_size])
         return evaluator.compute()
 
-    def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True) -> Outcome:
+    def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True,
+            checkpoint: Path | None = None) -> Outcome:
+        """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`."""
         p = self.protocol
         steps_per_epoch = len(batch_order(len(train), p.batch_size, torch.Generator().manual_seed(0), drop_last=True))
         optimizer, scheduler = self.make_optimizer(steps_per_epoch)
-        outcome = Outcome(status="ok")
-        best_value, best_state, best_epoch = -math.inf, None, -1
-        train_images, train_seconds = 0, 0.0
+        state = FitState()
+        if checkpoint is not None and checkpoint.is_file():
+            state = self._restore(checkpoint, optimizer, scheduler)
+        outcome = Outcome(status="ok", history=state.history)
         image_shape = tuple(train.images.shape[1:])
         with PeakMemory(self.device) as peak:
             start_wall = time.perf_counter()
-            bar = tqdm(range(p.epochs), desc="epochs", disable=not progress, leave=False)
+            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs", disable=not progress, leave=False)
             for epoch in bar:
-                self.model.train()
-                tic = time.perf_counter()
-                loss_sum, seen = torch.zeros((), device=self.device), 0
-                for step, index in enumerate(batch_order(len(train), p.batch_size, self.generator, drop_last=True)):
-                    index = index.to(self.device)
-                    loss = self.train_step(train.images[index], train.targets[index], optimizer, scheduler)
-                    loss_sum += loss * len(index)
-                    seen += len(index)
-                    if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
-                        break
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-                train_seconds += time.perf_counter() - tic
-                train_images += seen
-                train_loss = (loss_sum / max(seen, 1)).item()
+                train_loss = self._train_epoch(train, optimizer, scheduler, state)
                 if not math.isfinite(train_loss):
                     outcome.status = "diverged"
                     outcome.error = f"training loss became {train_loss} in epoch {epoch}; lower the learning rate"
-                    outcome.history.append({"epoch": epoch, "train_loss": None})
+                    state.history.append({"epoch": epoch, "train_loss": None})
                     break
                 val_metrics = self.evaluate(val)
-                value = self._selection_value(val_metrics)
-                outcome.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
-                                        **{f"val_{k}": val_metrics.get(k) for k in ("accuracy", "auroc", p.select_on)}})
+                state.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
+                                      **{f"val_{k}": val_metrics.get(k) for k in ("accuracy", "auroc", p.select_on)}})
                 bar.set_postfix(loss=f"{train_loss:.3f}", **{p.select_on: f"{val_metrics.get(p.select_on) or 0:.3f}"})
-                if value > best_value:
-                    best_value, best_epoch, outcome.val_metrics = value, epoch, val_metrics
-                    best_state = copy.deepcopy({k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
-            wall = time.perf_counter() - start_wall
+                value = self._selection_value(val_metrics)
+                if value > state.best_value:
+                    state.best_value, state.best_epoch, state.val_metrics = value, epoch, val_metrics
+                    state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                state.next_epoch = epoch + 1
+                if checkpoint is not None:
+                    self._save(checkpoint, optimizer, scheduler, state)
+            state.wall_seconds += time.perf_counter() - start_wall
         if outcome.status == "ok":
             outcome.metrics_last_epoch = self.evaluate(test)
-            self.model.load_state_dict(best_state)
+            self.model.load_state_dict(state.best_state)
             outcome.metrics = self.evaluate(test)
+        outcome.val_metrics = state.val_metrics
         outcome.efficiency = {
             "params": count_params(self.model),
             "flops": flops_per_image(self.model, image_shape),
-            "train_images_per_s": train_images / train_seconds if train_seconds > 0 else None,
+            "train_images_per_s": state.train_images / state.train_seconds if state.train_seconds > 0 else None,
             "peak_memory_bytes": peak.peak_bytes,
             "peak_memory_kind": peak.kind,
-            "wall_time_s": wall,
-            "best_epoch": best_epoch,
+            "wall_time_s": state.wall_seconds,
+            "best_epoch": state.best_epoch,
+            "resumed": state.resumed,
             "selection": f"best validation {p.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
         }
         if outcome.status == "ok":
             outcome.efficiency.update(measure_inference(self.model, image_shape, self.device, batch_size=min(64, p.eval_batch_size)))
         return outcome
+
+    def _train_epoch(self, train: TensorSplit, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, state: "FitState") -> float:
+        """One pass over the training split; returns the mean loss (NaN/Inf once the loss stops being finite)."""
+        self.model.train()
+        tic = time.perf_counter()
+        loss_sum, seen = torch.zeros((), device=self.device), 0
+        for step, index in enumerate(batch_order(len(train), self.protocol.batch_size, self.generator, drop_last=True)):
+            index = index.to(self.device)
+            loss_sum += self.train_step(train.images[index], train.targets[index], optimizer, scheduler) * len(index)
+            seen += len(index)
+            if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                break
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        state.train_seconds += time.perf_counter() - tic
+        state.train_images += seen
+        return (loss_sum / max(seen, 1)).item()
+
+    def _save(self, path: Path, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+              state: "FitState") -> None:
+        """Everything needed to continue bit-for-bit: weights, optimizer, schedule, every RNG, best-so-far."""
+        payload = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                   "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                   "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                   "fit_state": dataclasses.asdict(state), "protocol": self.protocol.to_dict()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def _restore(self, path: Path, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler) -> "FitState":
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means: start over, say why
+            raise MedbenchError(f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to start this run over") from None
+        if payload.get("protocol") != self.protocol.to_dict():
+            raise MedbenchError(f"checkpoint {path} was made under another protocol config; delete it to start over")
+        self.model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        self.generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"]:
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return FitState(**{**payload["fit_state"], "resumed": True})
+
+
+@dataclass
+class FitState:
+    """Progress of a fit that a checkpoint carries across a restart."""
+
+    next_epoch: int = 0
+    best_value: float = -math.inf
+    best_epoch: int = -1
+    best_state: dict[str, torch.Tensor] | None = None
+    val_metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_images: int = 0
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    resumed: bool = False

@@ -23,7 +23,7 @@ from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, check_backbone, load_backbone_weights
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
-from harness.results import SCHEMA_VERSION, record_path, write_json_atomic
+from harness.results import SCHEMA_VERSION, load_record, record_path, write_json_atomic
 from harness.tasks import TaskSpec
 
 Report = Callable[[str], None]
@@ -55,7 +55,7 @@ def _build_and_load(cell: Cell, protocol: Protocol, weights: ResolvedWeights, im
 
 
 def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, checkpoint: Path | None = None) -> dict[str, Any]:
     """One seeded run → a complete record (not yet written)."""
     if cell.task.is_segmentation:
         raise MedbenchError(f"{cell.task.name} is a segmentation task; segmentation runs are not supported yet")
@@ -69,7 +69,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
     run = ClassificationRun(model, cell.task.kind, cell.task.num_classes, protocol, cell.seed,
                             BatchTransform(mean, std, protocol.augmentation, device), device)
     try:
-        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=progress)
+        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=progress, checkpoint=checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     return {
@@ -91,21 +91,46 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
     }
 
 
+def is_finished(path: Path) -> bool:
+    """A record that exists and did not fail is not run again; a failed one is retried."""
+    if not path.is_file():
+        return False
+    try:
+        return load_record(path).get("status") in ("ok", "diverged")
+    except MedbenchError:
+        return False
+
+
+def checkpoint_path(out: Path, record: Path) -> Path:
+    """Epoch checkpoints sit beside the results, out of the way of `medbench results`."""
+    return out / ".checkpoints" / record.relative_to(out).with_suffix(".pt")
+
+
 def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], protocol: Protocol, seeds: tuple[int, ...],
              out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True) -> list[Path]:
+    """Run every cell without a finished record; weights are resolved once, only for pairs still needed."""
     for backbone in backbones:
         check_backbone(backbone)
-    weights = {(init, backbone): resolve_init(init, backbone, protocol.name) for init in inits for backbone in backbones}
+    pending = {task.name: [(init, backbone, seed) for init in inits for backbone in backbones for seed in seeds
+                           if not is_finished(record_path(out, task.name, init, backbone, protocol.name, seed))]
+               for task in tasks}
+    needed = {(init, backbone) for cells in pending.values() for init, backbone, _ in cells}
+    weights = {pair: resolve_init(*pair, protocol.name) for pair in sorted(needed)}
     written = []
     for task in tasks:
+        if not pending[task.name]:
+            report(f"{task.name}: every record is already in {out}; nothing to run")
+            continue
         data = task.load(data_dir)
-        for (init, backbone), resolved in weights.items():
-            for seed in seeds:
-                record = run_cell(Cell(task, init, backbone, seed), protocol, data, resolved, device, progress)
-                path = record_path(out, task.name, init, backbone, protocol.name, seed)
-                write_json_atomic(path, record)
-                written.append(path)
-                headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc")}
-                shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
-                report(f"{task.name} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
+        for init, backbone, seed in pending[task.name]:
+            path = record_path(out, task.name, init, backbone, protocol.name, seed)
+            checkpoint = checkpoint_path(out, path)
+            record = run_cell(Cell(task, init, backbone, seed), protocol, data, weights[(init, backbone)], device,
+                              progress, checkpoint)
+            write_json_atomic(path, record)
+            checkpoint.unlink(missing_ok=True)
+            written.append(path)
+            headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc")}
+            shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
+            report(f"{task.name} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
     return written

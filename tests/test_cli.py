@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import timm
-import torch
 from safetensors.torch import save_file
 
 from tests.conftest import assert_one_line_error, read_records, run_cli

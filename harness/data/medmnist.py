@@ -46,10 +46,12 @@ def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Pa
         raise MedbenchError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
     if images.ndim == 3:
         images = images[..., None]
+    width = int(np.prod(labels.shape[1:], dtype=np.int64)) if labels.ndim > 1 else 1
+    labels = labels.reshape(len(labels), width)
     if spec.kind == "multilabel":
-        targets = labels.reshape(len(labels), -1).astype(np.uint8)
+        targets = labels.astype(np.uint8)
     else:
-        targets = labels.reshape(len(labels), -1)[:, 0].astype(np.int64)
+        targets = labels[:, 0].astype(np.int64)
         if len(targets) and (targets.min() < 0 or targets.max() >= spec.num_classes):
             raise MedbenchError(f"{path}: {split} labels outside 0..{spec.num_classes - 1}")
     return ArrayDataset(np.ascontiguousarray(images), targets)

@@ -1,0 +1,67 @@
+"""A run killed with SIGKILL mid-training and started again ends with the same metrics as an uninterrupted one."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import MEDBENCH, read_records, run_cli
+
+CARD = {
+    "name": "tiny-xray", "kind": "multiclass", "description": "a small synthetic chest X-ray task for resume tests",
+    "source": {"loader": "synthetic", "args": {"family": "xray", "seed": 7}},
+    "label_names": None, "channels": 1, "image_size": 32, "splits": {"train": 256, "val": 64, "test": 64},
+    "metrics": ["accuracy"], "license": "CC0-1.0", "citation": "medbench", "tags": ["test"],
+}
+
+
+@pytest.fixture
+def task_env(tmp_path: Path) -> dict[str, str]:
+    from harness.tasks import get_task
+
+    card = dict(CARD, label_names=list(get_task("synth-xray-cls").label_names))
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "tiny-xray.yaml").write_text(yaml.safe_dump(card))
+    return {"MEDBENCH_TASK_DIRS": str(tmp_path / "cards")}
+
+
+ARGS = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "quick", "--seeds", "0",
+        "--tasks", "tiny-xray", "--quiet"]
+
+
+@pytest.mark.slow
+def test_kill_dash_nine_then_resume_gives_identical_metrics(tmp_path: Path, task_env: dict[str, str]):
+    run_cli(*ARGS, "--out", str(tmp_path / "straight"), env=task_env)
+    (straight,) = read_records(tmp_path / "straight")
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([str(MEDBENCH), *ARGS, "--out", str(out)], env={**os.environ, **task_env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / ".checkpoints" / "tiny-xray" / "scratch__resnet18__quick__seed0.pt"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists() and not list(out.rglob("*.json"))
+
+    run_cli(*ARGS, "--out", str(out), env=task_env)
+    (resumed,) = read_records(out)
+    assert resumed["efficiency"]["resumed"] is True and straight["efficiency"]["resumed"] is False
+    assert resumed["metrics"] == straight["metrics"] and resumed["history"] == straight["history"]
+    assert not checkpoint.exists()
+
+
+def test_a_finished_grid_is_not_run_again(tmp_path: Path):
+    args = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
+            "--quiet", "--out", str(tmp_path)]
+    run_cli(*args)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
+    again = run_cli(*args)
+    assert "nothing to run" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")} == before
