@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 from tabulate import tabulate
 
+from harness.commands import split_list, user_errors
 from harness.errors import MedbenchError
 
 DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
-
-
-def _split_list(value: tuple[str, ...] | str | None) -> list[str]:
-    items = value if isinstance(value, tuple) else (value,) if value else ()
-    return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a MedbenchError into one line on stderr and exit status 2 (no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except MedbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group()
@@ -65,14 +44,14 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
 
     protocol = PROTOCOLS.get(protocol_name).with_overrides(stem=stem)
     seed_list = tuple(_parse_seeds(seeds)) if seeds else protocol.seeds
-    tasks = [get_task(name) for name in _split_list(task_names)] if task_names else tasks_tagged("embedded")
-    run_grid(tasks, _split_list(inits), _split_list(backbones), protocol, seed_list, out, data_dir,
+    tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
+    run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
              pick_device(device), report=click.echo, progress=not quiet)
 
 
 def _parse_seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in _split_list(text)]
+        return [int(s) for s in split_list(text)]
     except ValueError:
         raise MedbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None
 
@@ -212,3 +191,19 @@ def pretrain(recipe: str, backbone: str, protocol_name: str, out: Path | None, d
                              device=pick_device(device), report=click.echo, progress=not quiet)
     if push_to:
         push_release(folder, push_to, report=click.echo)
+
+
+def _register_command_groups() -> None:
+    """Groups defined in harness/commands/ (one module each) join the main command here."""
+    import importlib
+    import pkgutil
+
+    import harness.commands
+
+    for module_info in pkgutil.iter_modules(harness.commands.__path__):
+        module = importlib.import_module(f"harness.commands.{module_info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register_command_groups()
