@@ -14,7 +14,8 @@ import torch
 
 from harness.data.arrays import ArrayDataset
 from harness.data.batches import BatchTransform, prepare_split
-from harness.engine import ClassificationRun
+from harness.engine import TrainingRun
+from harness.objectives import objective_for
 from harness.models import build_classifier
 from harness.protocols import PROTOCOLS
 
@@ -37,8 +38,8 @@ def _model() -> torch.nn.Module:
 
 def test_harness_train_step(benchmark, batch):
     protocol = PROTOCOLS.get("quick")
-    run = ClassificationRun(_model(), "multiclass", 4, protocol, 0,
-                            BatchTransform((0.5,), (0.25,), protocol.augmentation, CPU), CPU)
+    run = TrainingRun(_model(), objective_for("multiclass", 4, protocol), protocol, 0,
+                      BatchTransform((0.5,), (0.25,), protocol.augmentation, CPU), CPU)
     optimizer, scheduler = run.make_optimizer(steps_per_epoch=10_000)
     run.model.train()
     benchmark.pedantic(run.train_step, args=(*batch, optimizer, scheduler), rounds=8, warmup_rounds=2)

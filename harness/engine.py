@@ -29,10 +29,12 @@ from harness.efficiency import (
     measure_inference,
 )
 from harness.errors import MedbenchError
-from harness.metrics import HIGHER_IS_BETTER, ClassificationEvaluator
+from harness.metrics import HIGHER_IS_BETTER
+from harness.objectives import Objective
 from harness.protocols import Protocol
 
 DIVERGENCE_CHECK_EVERY = 20  # steps between loss finiteness checks (each check syncs the device)
+HISTORY_METRICS = ("accuracy", "auroc", "iou", "dice")
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -85,26 +87,28 @@ class Outcome:
     error: str | None = None
 
 
-class ClassificationRun:
-    """One fine-tuning run of a classifier under a protocol, on already prepared tensors."""
+class TrainingRun:
+    """One fine-tuning run of a model under a protocol, on already prepared tensors."""
 
-    def __init__(self, model: nn.Module, kind: str, num_classes: int, protocol: Protocol, seed: int,
+    def __init__(self, model: nn.Module, objective: Objective, protocol: Protocol, seed: int,
                  transform: BatchTransform, device: torch.device) -> None:
         self.model = model.to(device)
-        self.kind = kind
-        self.num_classes = num_classes
+        self.objective = objective
         self.protocol = protocol
         self.transform = transform
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-        self.loss_fn = nn.BCEWithLogitsLoss() if kind == "multilabel" else nn.CrossEntropyLoss()
+        self.loss_fn = objective.loss_fn()
 
     def _selection_value(self, metrics: dict[str, Any]) -> float:
-        name = self.protocol.select_on
+        name = self.objective.select_on
         value = metrics.get(name)
         if value is None:  # e.g. AUROC undefined on a single-class validation set
-            name, value = "accuracy", metrics.get("accuracy")
+            name = "accuracy" if "accuracy" in metrics else "iou_per_image_mean"
+            value = metrics.get(name)
+        if value is None:
+            return -math.inf
         return value if HIGHER_IS_BETTER.get(name, True) else -value
 
     def make_optimizer(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
@@ -118,9 +122,9 @@ class ClassificationRun:
     def train_step(self, images: torch.Tensor, targets: torch.Tensor, optimizer: torch.optim.Optimizer,
                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> torch.Tensor:
         """One optimizer step on a uint8 batch; returns the detached loss (no device sync)."""
-        x, _ = self.transform(images, self.generator)
+        x, warped = self.transform(images, self.generator, targets if self.objective.dense else None)
         with self.autocast:
-            loss = self.loss_fn(self.model(x).float(), targets)
+            loss = self.loss_fn(self.model(x).float(), warped if self.objective.dense else targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -130,7 +134,7 @@ class ClassificationRun:
     @torch.no_grad()
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
         self.model.eval()
-        evaluator = ClassificationEvaluator(self.kind, self.num_classes)
+        evaluator = self.objective.evaluator()
         for start in range(0, len(split), self.protocol.eval_batch_size):
             images = split.images[start:start + self.protocol.eval_batch_size]
             x, _ = self.transform(images)
@@ -162,8 +166,9 @@ class ClassificationRun:
                     break
                 val_metrics = self.evaluate(val)
                 state.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
-                                      **{f"val_{k}": val_metrics.get(k) for k in ("accuracy", "auroc", p.select_on)}})
-                bar.set_postfix(loss=f"{train_loss:.3f}", **{p.select_on: f"{val_metrics.get(p.select_on) or 0:.3f}"})
+                                      **{f"val_{k}": val_metrics.get(k) for k in HISTORY_METRICS + (self.objective.select_on,)
+                                         if k in val_metrics}})
+                bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_metrics.get(self.objective.select_on) or 0:.3f}")
                 value = self._selection_value(val_metrics)
                 if value > state.best_value:
                     state.best_value, state.best_epoch, state.val_metrics = value, epoch, val_metrics
@@ -186,7 +191,7 @@ class ClassificationRun:
             "wall_time_s": state.wall_seconds,
             "best_epoch": state.best_epoch,
             "resumed": state.resumed,
-            "selection": f"best validation {p.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
+            "selection": f"best validation {self.objective.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
         }
         if outcome.status == "ok":
             outcome.efficiency.update(measure_inference(self.model, image_shape, self.device, batch_size=min(64, p.eval_batch_size)))

@@ -1,4 +1,4 @@
-"""Build a classifier for any timm backbone and load an init source's weights into it, with a report.
+"""Build a classifier or segmenter for any timm backbone and load an init source's weights into it, with a report.
 
 Weights arrive as a plain state_dict in timm's key space (see `harness.inits`). Loading adapts the
 first conv to the task's channels, resamples ViT position embeddings through timm's own filter,
@@ -31,10 +31,14 @@ def check_backbone(name: str) -> None:
         raise UnknownNameError(f"unknown backbone {name!r}{hint} (any timm model name works; see timm.list_models())")
 
 
+def _fixed_input_size(name: str) -> bool:
+    cfg = timm.models.get_pretrained_cfg(name.split(".")[0], allow_unregistered=True)
+    return bool(cfg is not None and cfg.fixed_input_size)
+
+
 def _create_kwargs(name: str, image_size: int) -> dict[str, Any]:
     """Models with a fixed input size (ViTs) are built for the task's size; CNNs take any size."""
-    cfg = timm.models.get_pretrained_cfg(name.split(".")[0], allow_unregistered=True)
-    return {"img_size": image_size} if cfg is not None and cfg.fixed_input_size else {}
+    return {"img_size": image_size} if _fixed_input_size(name) else {}
 
 
 def apply_small_stem(model: nn.Module, in_chans: int) -> None:
@@ -55,6 +59,23 @@ def build_classifier(backbone: str, num_classes: int, in_chans: int, image_size:
     if stem == "small":
         apply_small_stem(model, in_chans)
     return model
+
+
+def build_segmenter(backbone: str, num_classes: int, in_chans: int, image_size: int) -> nn.Module:
+    """smp Unet on a `tu-` timm encoder for CNNs; smp DPT for ViTs (a Unet needs multi-scale features)."""
+    import segmentation_models_pytorch as smp
+
+    check_backbone(backbone)
+    common = {"encoder_weights": None, "in_channels": in_chans, "classes": num_classes}
+    if _fixed_input_size(backbone):
+        return smp.DPT(f"tu-{backbone}", img_size=image_size, **common)
+    return smp.Unet(f"tu-{backbone}", **common)
+
+
+def weights_target(model: nn.Module) -> nn.Module:
+    """The module whose state_dict is in timm's key space: the model itself, or a segmenter's timm encoder."""
+    encoder = getattr(model, "encoder", None)
+    return getattr(encoder, "model", model) if encoder is not None else model
 
 
 @dataclass
@@ -96,6 +117,13 @@ def _prefixes(model: nn.Module, cfg_key: str) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
+def _backbone_heads(backbone: str) -> tuple[str, ...]:
+    """A features-only encoder has no classifier in its config; the architecture's default one names the head."""
+    cfg = timm.models.get_pretrained_cfg(backbone.split(".")[0], allow_unregistered=True) if backbone else None
+    head = cfg.classifier if cfg is not None else None
+    return (tuple(head) if isinstance(head, (list, tuple)) else (head,)) if head else ()
+
+
 def _timm_filter(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
     """timm's per-architecture checkpoint filter (e.g. ViT position-embedding resampling), when it has one."""
     module = sys.modules.get(type(model).__module__)
@@ -122,9 +150,14 @@ def _adapt_input_conv(state_dict: dict[str, torch.Tensor], model_sd: dict[str, t
 
 def load_backbone_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], *, required_fraction: float = MIN_MATCHED_FRACTION,
                           backbone: str = "") -> LoadReport:
-    """Load what fits, report the rest; fewer than `required_fraction` of backbone tensors matched is an error."""
+    """Load what fits, report the rest; fewer than `required_fraction` of backbone tensors matched is an error.
+
+    `model` may be a timm classifier or an smp segmenter; weights go into its timm part. The
+    classifier keys of the weights' own architecture (e.g. `fc`, `head`) count as a replaced head.
+    """
+    model = weights_target(model)
     model_sd = model.state_dict()
-    heads = _prefixes(model, "classifier")
+    heads = _prefixes(model, "classifier") or _backbone_heads(backbone)
     is_head = lambda key: any(key == h or key.startswith(h + ".") for h in heads)  # noqa: E731
     incoming = _timm_filter(state_dict, model)
     report = LoadReport(adapted_input_conv=_adapt_input_conv(incoming, model_sd, _prefixes(model, "first_conv")))

@@ -20,9 +20,10 @@ from safetensors.torch import save_file
 
 from harness.data.arrays import ArrayDataset, TaskData
 from harness.data.batches import BatchTransform, limit, prepare_split
-from harness.engine import ClassificationRun, seed_everything
+from harness.engine import TrainingRun, seed_everything
 from harness.errors import MedbenchError
 from harness.models import build_classifier, check_backbone
+from harness.objectives import objective_for
 from harness.paths import medbench_home
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
@@ -79,8 +80,8 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
     device_splits = {name: prepare_split(limit(data.split(name), protocol.train_limit if name == "train" else protocol.eval_limit),
                                          image_size, kind, device) for name in ("train", "val")}
     report(f"pretraining {backbone} on {recipe} ({len(data.train)} train images, {num_classes} labels) with {protocol.name}")
-    run = ClassificationRun(model, kind, num_classes, protocol, seed,
-                            BatchTransform(CPMID_MEAN[:channels], CPMID_STD[:channels], protocol.augmentation, device), device)
+    run = TrainingRun(model, objective_for(kind, num_classes, protocol), protocol, seed,
+                      BatchTransform(CPMID_MEAN[:channels], CPMID_STD[:channels], protocol.augmentation, device), device)
     outcome = run.fit(device_splits["train"], device_splits["val"], device_splits["val"], progress=progress)
     if outcome.status != "ok":
         raise MedbenchError(f"pretraining {backbone} on {recipe} {outcome.status}: {outcome.error}")

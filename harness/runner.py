@@ -15,18 +15,22 @@ from typing import Any, Callable
 import torch
 
 from harness.data.arrays import TaskData
-from harness.data.batches import BatchTransform, limit, prepare_split
+from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
+from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
-from harness.engine import ClassificationRun, Outcome, seed_everything
+from harness.engine import Outcome, TrainingRun, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
-from harness.models import build_classifier, check_backbone, load_backbone_weights
+from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
+from harness.objectives import objective_for
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
 from harness.results import SCHEMA_VERSION, load_record, record_path, write_json_atomic
+from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
 Report = Callable[[str], None]
+CAM_SCORE_LIMIT = 256  # test images explained per classification run
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Cell:
 
 def input_stats(weights: ResolvedWeights, model: torch.nn.Module, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The normalisation the weights were trained with (else timm's default for the model), fitted to the task's channels."""
-    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    cfg = getattr(weights_target(model), "pretrained_cfg", {}) or {}
     mean = tuple(weights.mean or cfg.get("mean") or (0.5,) * 3)
     std = tuple(weights.std or cfg.get("std") or (0.5,) * 3)
     if len(mean) != channels:
@@ -47,18 +51,43 @@ def input_stats(weights: ResolvedWeights, model: torch.nn.Module, channels: int)
     return mean, std
 
 
+def build_model(task: TaskSpec, backbone: str, image_size: int, stem: str) -> torch.nn.Module:
+    if task.is_segmentation:
+        if stem != "default":
+            raise MedbenchError(f"--stem {stem} is for classifiers; {task.name} is a segmentation task")
+        return build_segmenter(backbone, task.num_classes, task.channels, image_size)
+    return build_classifier(backbone, task.num_classes, task.channels, image_size, stem=stem)
+
+
 def _build_and_load(cell: Cell, protocol: Protocol, weights: ResolvedWeights, image_size: int) -> tuple[torch.nn.Module, dict[str, Any] | None]:
-    model = build_classifier(cell.backbone, cell.task.num_classes, cell.task.channels, image_size, stem=protocol.stem)
+    model = build_model(cell.task, cell.backbone, image_size, protocol.stem)
     if weights.state_dict is None:
         return model, None
     return model, load_backbone_weights(model, weights.state_dict, backbone=cell.backbone).summary()
 
 
+def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
+    if task.kind == "multilabel":
+        return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
+    count = min(len(test), CAM_SCORE_LIMIT)
+    images, _ = run.transform(test.images[:count])
+    cams, method = class_activation_maps(run.model, images, test.targets[:count])
+    metrics = localisation_scores(cams, test.masks[:count]) if test.masks is not None else {}
+    masks = None if test.masks is None else test.masks[:count].cpu().numpy()
+    pictures = test.images[:count].permute(0, 2, 3, 1).cpu().numpy()
+    paths = []
+    for index in gallery_indices(masks, count):
+        path = cam_dir / f"test-{index:05d}.png"
+        save_overlay(path, pictures[index], cams[index].numpy(), None if masks is None else masks[index])
+        paths.append(path)
+    # cam_dir is <record folder>/cams/<record name>: paths are stored relative to the record's folder
+    return metrics, {"cam_method": method, "cam_pngs": [str(p.relative_to(cam_dir.parent.parent)) for p in paths]}
+
+
 def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
-             progress: bool = True, checkpoint: Path | None = None) -> dict[str, Any]:
+             progress: bool = True, checkpoint: Path | None = None, cam_dir: Path | None = None) -> dict[str, Any]:
     """One seeded run → a complete record (not yet written)."""
-    if cell.task.is_segmentation:
-        raise MedbenchError(f"{cell.task.name} is a segmentation task; segmentation runs are not supported yet")
     started = now_utc()
     image_size = protocol.image_size or cell.task.image_size
     seed_everything(cell.seed)
@@ -66,18 +95,22 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
     mean, std = input_stats(weights, model, cell.task.channels)
     splits = {name: prepare_split(limit(data.split(name), protocol.train_limit if name == "train" else protocol.eval_limit),
                                   image_size, cell.task.kind, device) for name in ("train", "val", "test")}
-    run = ClassificationRun(model, cell.task.kind, cell.task.num_classes, protocol, cell.seed,
-                            BatchTransform(mean, std, protocol.augmentation, device), device)
+    run = TrainingRun(model, objective_for(cell.task.kind, cell.task.num_classes, protocol), protocol, cell.seed,
+                      BatchTransform(mean, std, protocol.augmentation, device), device)
     try:
         outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=progress, checkpoint=checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    artifacts: dict[str, Any] = {}
+    if outcome.status == "ok" and cam_dir is not None and not cell.task.is_segmentation:
+        cam_metrics, artifacts = explain(run, cell.task, splits["test"], cam_dir)
+        outcome.metrics.update(cam_metrics)
     return {
         "schema_version": SCHEMA_VERSION,
         "task": cell.task.name, "init": cell.init, "backbone": cell.backbone, "protocol": protocol.name, "seed": cell.seed,
         "status": outcome.status, "error": outcome.error,
         "metrics": outcome.metrics, "metrics_last_epoch": outcome.metrics_last_epoch, "val_metrics": outcome.val_metrics,
-        "efficiency": outcome.efficiency, "history": outcome.history,
+        "efficiency": outcome.efficiency, "history": outcome.history, "artifacts": artifacts,
         "model": {"backbone": cell.backbone, "stem": protocol.stem, "num_classes": cell.task.num_classes,
                   "in_chans": cell.task.channels, "image_size": image_size, "mean": mean, "std": std,
                   "load_report": load_report},
@@ -88,6 +121,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
             "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
             "command": sys.argv, "started_at": started, "finished_at": now_utc(),
         },
+        **submission_fields(weights.provenance, cell.task),  # submission id, weights sha256, contamination flag
     }
 
 
@@ -125,12 +159,13 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         for init, backbone, seed in pending[task.name]:
             path = record_path(out, task.name, init, backbone, protocol.name, seed)
             checkpoint = checkpoint_path(out, path)
+            cam_dir = path.parent / "cams" / path.stem
             record = run_cell(Cell(task, init, backbone, seed), protocol, data, weights[(init, backbone)], device,
-                              progress, checkpoint)
+                              progress, checkpoint, cam_dir)
             write_json_atomic(path, record)
             checkpoint.unlink(missing_ok=True)
             written.append(path)
-            headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc")}
+            headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc", "iou", "dice")}
             shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
             report(f"{task.name} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
     return written

@@ -4,7 +4,8 @@ import torch
 
 from harness.data.arrays import ArrayDataset
 from harness.data.batches import BatchTransform, batch_order, limit, prepare_split
-from harness.engine import ClassificationRun, lr_factor
+from harness.engine import TrainingRun, lr_factor
+from harness.objectives import objective_for
 from harness.models import build_classifier
 from harness.protocols import PROTOCOLS, SMOKE
 
@@ -65,7 +66,7 @@ def test_an_absurd_learning_rate_is_recorded_as_diverged():
     torch.manual_seed(0)
     protocol = SMOKE.with_overrides(lr=1e12, epochs=2, optimizer="sgd", augmentation="none")
     model = build_classifier("resnet18", 2, 1, 16)
-    run = ClassificationRun(model, "binary", 2, protocol, 0, BatchTransform((0.5,), (0.25,), "none", CPU), CPU)
+    run = TrainingRun(model, objective_for("binary", 2, protocol), protocol, 0, BatchTransform((0.5,), (0.25,), "none", CPU), CPU)
     outcome = run.fit(_toy_split(), _toy_split(seed=1), _toy_split(seed=2), progress=False)
     assert outcome.status == "diverged" and "lower the learning rate" in outcome.error
     assert outcome.metrics == {}

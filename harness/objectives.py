@@ -1,0 +1,72 @@
+"""What a run optimises and measures, by task kind: loss, evaluator, selection metric, target handling.
+
+The engine's loop is the same for every kind; an objective says how targets are used, so
+segmentation masks move with the augmentation while class labels do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol as TypingProtocol
+
+import torch
+from torch import nn
+
+from harness.metrics import ClassificationEvaluator, SegmentationEvaluator
+from harness.protocols import Protocol
+
+
+class Evaluator(TypingProtocol):
+    def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None: ...
+    def compute(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ClassificationObjective:
+    kind: str  # binary | multiclass | multilabel
+    num_classes: int
+    select_on: str
+    dense = False  # targets are labels, untouched by augmentation
+
+    def loss_fn(self) -> nn.Module:
+        return nn.BCEWithLogitsLoss() if self.kind == "multilabel" else nn.CrossEntropyLoss()
+
+    def evaluator(self) -> Evaluator:
+        return ClassificationEvaluator(self.kind, self.num_classes)
+
+
+class _CrossEntropyDice(nn.Module):
+    """Pixel cross-entropy plus soft Dice (smp's), the usual pairing for small lesions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from segmentation_models_pytorch.losses import DiceLoss
+
+        self.ce = nn.CrossEntropyLoss()
+        self.dice = DiceLoss(mode="multiclass")
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.ce(logits, targets) + self.dice(logits, targets)
+
+
+@dataclass(frozen=True)
+class SegmentationObjective:
+    num_classes: int
+    select_on: str
+    kind = "segmentation"
+    dense = True  # masks are warped with the images
+
+    def loss_fn(self) -> nn.Module:
+        return _CrossEntropyDice()
+
+    def evaluator(self) -> Evaluator:
+        return SegmentationEvaluator(self.num_classes)
+
+
+Objective = ClassificationObjective | SegmentationObjective
+
+
+def objective_for(kind: str, num_classes: int, protocol: Protocol) -> Objective:
+    if kind == "segmentation":
+        return SegmentationObjective(num_classes, protocol.select_on_segmentation)
+    return ClassificationObjective(kind, num_classes, protocol.select_on)

@@ -1,0 +1,77 @@
+"""Segmentation runs for CNN and ViT backbones, and class activation maps that are measured."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from harness.cam import class_activation_maps, localisation_scores
+from harness.data.batches import BatchTransform, prepare_split
+from harness.inits import resolve_init
+from harness.models import build_classifier
+from harness.protocols import PROTOCOLS
+from harness.runner import Cell, run_cell
+from harness.tasks import get_task
+from tests.conftest import read_records, run_cli
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "vit_tiny_patch16_224"])
+def test_segmentation_smoke_runs_record_iou_and_dice(backbone: str, tmp_path: Path):
+    run_cli("run", "--init", "scratch", "--backbone", backbone, "--protocol", "smoke", "--tasks", "synth-xray-seg",
+            "--quiet", "--out", str(tmp_path))
+    (record,) = read_records(tmp_path)
+    metrics = record["metrics"]
+    assert record["status"] == "ok" and 0 <= metrics["iou"] <= 1 and 0 <= metrics["dice"] <= 1
+    assert {"iou_per_image_mean", "dice_per_image_mean", "iou_definition"} <= set(metrics)
+    assert "val_iou" in record["history"][0]
+
+
+def test_classification_runs_write_cam_pngs_and_scores(tmp_path: Path):
+    run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
+            "--quiet", "--out", str(tmp_path))
+    (record,) = read_records(tmp_path)
+    pngs = record["artifacts"]["cam_pngs"]
+    assert len(pngs) == 8 and "Grad-CAM" in record["artifacts"]["cam_method"]
+    for relative in pngs:
+        with Image.open(tmp_path / "synth-xray-cls" / relative) as image:
+            assert image.size[0] > image.size[1] > 100
+    assert 0 <= record["metrics"]["cam_energy_in_mask"] <= 1 and 0 <= record["metrics"]["cam_pointing_game"] <= 1
+
+
+def test_localisation_scores_on_known_maps():
+    masks = torch.zeros(2, 20, 20, dtype=torch.uint8)
+    masks[:, 5:10, 5:10] = 1
+    on_lesion = torch.zeros(2, 20, 20)
+    on_lesion[:, 6:9, 6:9] = 1.0
+    elsewhere = torch.zeros(2, 20, 20)
+    elsewhere[:, 15:19, 15:19] = 1.0
+    assert localisation_scores(on_lesion, masks)["cam_energy_in_mask"] == pytest.approx(1.0)
+    assert localisation_scores(on_lesion, masks)["cam_pointing_game"] == 1.0
+    assert localisation_scores(elsewhere, masks)["cam_energy_in_mask"] == 0.0
+    assert localisation_scores(elsewhere, masks)["cam_pointing_game"] == 0.0
+    assert localisation_scores(on_lesion, torch.zeros_like(masks)) == {}
+
+
+@pytest.mark.slow
+def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path):
+    task = get_task("synth-ultrasound-cls")
+    data = task.load(None)
+    protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
+    record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
+                      progress=False, cam_dir=tmp_path)
+    assert record["status"] == "ok"
+
+    torch.manual_seed(0)
+    untrained = build_classifier("resnet18", task.num_classes, task.channels, task.image_size)
+    test = prepare_split(data.test.subset(np.arange(200)), task.image_size, task.kind, CPU)
+    images, _ = BatchTransform(tuple(record["model"]["mean"]), tuple(record["model"]["std"]), "none", CPU)(test.images)
+    cams, _ = class_activation_maps(untrained, images, test.targets)
+    baseline = localisation_scores(cams, test.masks)
+
+    trained = record["metrics"]
+    assert trained["cam_energy_in_mask"] > baseline["cam_energy_in_mask"]
+    assert trained["cam_pointing_game"] > baseline["cam_pointing_game"]
