@@ -170,7 +170,7 @@ class TrainingRun:
                                          if k in val_metrics}})
                 bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_metrics.get(self.objective.select_on) or 0:.3f}")
                 value = self._selection_value(val_metrics)
-                if value > state.best_value:
+                if state.best_state is None or value > state.best_value:
                     state.best_value, state.best_epoch, state.val_metrics = value, epoch, val_metrics
                     state.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
                 state.next_epoch = epoch + 1
