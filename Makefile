@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.medbench-installed
 DEMO_OUT ?= results/demo
+DEMO_SITE ?= site/demo
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast bench install clean
@@ -27,6 +28,7 @@ demo: $(STAMP)
 	else echo "(imagenet weights for resnet18 are not cached: comparing scratch and cpmid)"; fi; \
 	HF_HUB_OFFLINE=1 $(BIN)/medbench run --init $$inits --backbone resnet18 --protocol quick --seeds 0 --out $(DEMO_OUT) --quiet
 	$(BIN)/medbench results $(DEMO_OUT)
+	$(BIN)/medbench leaderboard build --definition embedded --results $(DEMO_OUT) --seeds 0 --out $(DEMO_SITE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

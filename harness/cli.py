@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from harness.commands import split_list, user_errors
+from harness.commands import parse_seeds, split_list, user_errors
 from harness.errors import MedbenchError
 
 DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
@@ -43,17 +43,10 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     from harness.tasks import get_task, tasks_tagged
 
     protocol = PROTOCOLS.get(protocol_name).with_overrides(stem=stem)
-    seed_list = tuple(_parse_seeds(seeds)) if seeds else protocol.seeds
+    seed_list = parse_seeds(seeds) if seeds else protocol.seeds
     tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
     run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
              pick_device(device), report=click.echo, progress=not quiet)
-
-
-def _parse_seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in split_list(text)]
-    except ValueError:
-        raise MedbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None
 
 
 @main.group()

@@ -72,6 +72,12 @@ def iter_records(folder: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
             yield path, record
 
 
+def scalars(section: dict[str, Any] | None) -> dict[str, float]:
+    """The numeric entries of a record section (metrics, efficiency); lists, strings and flags are left out."""
+    return {name: float(value) for name, value in (section or {}).items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
 def records_frame(folder: Path) -> pd.DataFrame:
     """One row per record: identity columns, status, and every scalar metric / efficiency figure."""
     rows = []
@@ -79,9 +85,7 @@ def records_frame(folder: Path) -> pd.DataFrame:
         row = {key: record.get(key) for key in ("task", "init", "backbone", "protocol", "seed", "status")}
         row["path"] = str(path)
         for section in ("metrics", "efficiency"):
-            for name, value in (record.get(section) or {}).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    row[name] = value
+            row.update(scalars(record.get(section)))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from harness.data.arrays import TaskData
+from harness.atomic import write_atomic
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
@@ -81,13 +83,27 @@ def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) 
         path = cam_dir / f"test-{index:05d}.png"
         save_overlay(path, pictures[index], cams[index].numpy(), None if masks is None else masks[index])
         paths.append(path)
-    # cam_dir is <record folder>/cams/<record name>: paths are stored relative to the record's folder
+    # cam_dir is <record folder>/<record name>/cams: paths are stored relative to the record's folder
     return metrics, {"cam_method": method, "cam_pngs": [str(p.relative_to(cam_dir.parent.parent)) for p in paths]}
 
 
+@torch.no_grad()
+def save_predictions(run: TrainingRun, task: TaskSpec, test: TensorSplit, path: Path) -> None:
+    """Per-image test probabilities of the selected model, for paired bootstraps between init sources."""
+    run.model.eval()
+    probs = []
+    for start in range(0, len(test), run.protocol.eval_batch_size):
+        x, _ = run.transform(test.images[start:start + run.protocol.eval_batch_size])
+        with run.autocast:
+            logits = run.model(x).float()
+        probs.append((logits.sigmoid() if task.kind == "multilabel" else logits.softmax(dim=1)).cpu().numpy())
+    arrays = {"targets": test.targets.cpu().numpy(), "probs": np.concatenate(probs).astype(np.float32)}
+    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
+
+
 def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
-             progress: bool = True, checkpoint: Path | None = None, cam_dir: Path | None = None) -> dict[str, Any]:
-    """One seeded run → a complete record (not yet written)."""
+             progress: bool = True, checkpoint: Path | None = None, artifact_dir: Path | None = None) -> dict[str, Any]:
+    """One seeded run → a complete record (not yet written); CAM images and predictions go to `artifact_dir`."""
     started = now_utc()
     image_size = protocol.image_size or cell.task.image_size
     seed_everything(cell.seed)
@@ -102,9 +118,11 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     artifacts: dict[str, Any] = {}
-    if outcome.status == "ok" and cam_dir is not None and not cell.task.is_segmentation:
-        cam_metrics, artifacts = explain(run, cell.task, splits["test"], cam_dir)
+    if outcome.status == "ok" and artifact_dir is not None and not cell.task.is_segmentation:
+        cam_metrics, artifacts = explain(run, cell.task, splits["test"], artifact_dir / "cams")
         outcome.metrics.update(cam_metrics)
+        save_predictions(run, cell.task, splits["test"], artifact_dir / "test_predictions.npz")
+        artifacts["test_predictions"] = str((artifact_dir / "test_predictions.npz").relative_to(artifact_dir.parent))
     return {
         "schema_version": SCHEMA_VERSION,
         "task": cell.task.name, "init": cell.init, "backbone": cell.backbone, "protocol": protocol.name, "seed": cell.seed,
@@ -159,9 +177,8 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         for init, backbone, seed in pending[task.name]:
             path = record_path(out, task.name, init, backbone, protocol.name, seed)
             checkpoint = checkpoint_path(out, path)
-            cam_dir = path.parent / "cams" / path.stem
             record = run_cell(Cell(task, init, backbone, seed), protocol, data, weights[(init, backbone)], device,
-                              progress, checkpoint, cam_dir)
+                              progress, checkpoint, artifact_dir=path.with_suffix(""))
             write_json_atomic(path, record)
             checkpoint.unlink(missing_ok=True)
             written.append(path)

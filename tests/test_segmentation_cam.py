@@ -39,6 +39,10 @@ def test_classification_runs_write_cam_pngs_and_scores(tmp_path: Path):
     for relative in pngs:
         with Image.open(tmp_path / "synth-xray-cls" / relative) as image:
             assert image.size[0] > image.size[1] > 100
+    predictions = np.load(tmp_path / "synth-xray-cls" / record["artifacts"]["test_predictions"])
+    assert predictions["probs"].shape == (len(predictions["targets"]), 3)
+    assert np.allclose(predictions["probs"].sum(axis=1), 1, atol=1e-4)
+    assert (predictions["probs"].argmax(1) == predictions["targets"]).mean() == pytest.approx(record["metrics"]["accuracy"])
     assert 0 <= record["metrics"]["cam_energy_in_mask"] <= 1 and 0 <= record["metrics"]["cam_pointing_game"] <= 1
 
 
@@ -62,7 +66,7 @@ def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path
     data = task.load(None)
     protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
     record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
-                      progress=False, cam_dir=tmp_path)
+                      progress=False, artifact_dir=tmp_path)
     assert record["status"] == "ok"
 
     torch.manual_seed(0)

@@ -29,3 +29,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in split_list(text))
+    except ValueError:
+        raise MedbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None

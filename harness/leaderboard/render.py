@@ -1,0 +1,241 @@
+"""Board → a static site: jinja2 pages (autoescape on for every template), our stylesheet and
+sorting script, SVG plots as data URIs, CAM PNGs copied in, CSV/JSON downloads.
+
+Pages use relative links only, so the site works from file:// and any static host. The site is
+built in a staging folder beside `out` and swapped in whole, so stale pages never linger and a
+failed build leaves the previous site untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+import harness
+from harness.errors import MedbenchError
+from harness.leaderboard.aggregate import CELL, Board, Entry
+from harness.leaderboard.definition import EFFICIENCY, MetricSpec
+from harness.leaderboard.export import to_csv, to_json
+from harness.leaderboard.plots import Point, params_plot, throughput_plot
+from harness.leaderboard.stats import ALPHA, pareto_front
+from harness.results import slug
+
+HERE = Path(__file__).resolve().parent
+SITE_MARKER = ".medbench-site"  # only folders carrying it are ever replaced
+SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
+
+
+def safe_url(value: Any) -> bool:
+    """Only absolute http(s) URLs become links; anything else (javascript:, data:, relative) stays text."""
+    return isinstance(value, str) and SAFE_URL.fullmatch(value) is not None
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return "—" if _absent(value) else f"{value:.{digits}f}"
+
+
+def _pvalue(value: Any) -> str:
+    if _absent(value):
+        return "n/a"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _si(value: float) -> str:
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.1f} {prefix}"
+    return f"{value:.0f}"
+
+
+def _efficiency(value: Any, name: str) -> str:
+    if _absent(value):
+        return "—"
+    if name == "peak_memory_bytes":
+        return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
+    if name in ("params", "flops"):
+        return _si(value)
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _sort_value(value: Any) -> str:
+    """What a table cell sorts by (data-v): a plain number, or empty for 'no number'."""
+    return "" if _absent(value) else repr(float(value))
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_num, pvalue=_pvalue, eff=_efficiency, sortv=_sort_value)
+    env.tests.update(safe_url=safe_url, finite=lambda v: isinstance(v, (int, float)) and math.isfinite(v))
+    return env
+
+
+class View:
+    """What templates look up: cells and states by key, hrefs, labels. No numbers are computed here."""
+
+    def __init__(self, board: Board, cams: dict[str, list[dict[str, Any]]]) -> None:
+        self.board = board
+        self.definition = board.definition
+        self.metrics = board.definition.metrics
+        self.efficiency = EFFICIENCY
+        self.tasks = list(board.rank_metric)
+        self.alpha = ALPHA
+        self.cams = cams
+        self._cells = {tuple(r[k] for k in CELL + ["metric"]): r for r in board.cells.to_dict(orient="records")}
+        self._states = {tuple(r[k] for k in CELL): r for r in board.states.to_dict(orient="records")}
+        self.rows = board.overview.to_dict(orient="records")
+        self.numbers = {(r["init"], r["backbone"]): i for i, r in enumerate(self.rows, start=1)}
+        self.records = len(board.runs)
+        self.as_of = max(board.runs["finished_at"], default="")
+        self.version = harness.__version__
+
+    def cell(self, init: str, backbone: str, task: str, metric: str) -> dict[str, Any] | None:
+        return self._cells.get((init, backbone, task, metric))
+
+    def state(self, init: str, backbone: str, task: str) -> dict[str, Any] | None:
+        return self._states.get((init, backbone, task))
+
+    def rank_spec(self, task: str) -> MetricSpec:
+        return next(m for m in self.metrics if m.name == self.board.rank_metric[task])
+
+    def task_metrics(self, task: str) -> list[MetricSpec]:
+        """The ranking metric first, then the definition's other metrics this task reports."""
+        reported = {r["metric"] for r in self._cells.values() if r["task"] == task}
+        ranking = self.rank_spec(task)
+        return [ranking] + [m for m in self.metrics if m.name in reported and m.name != ranking.name]
+
+    def task_rows(self, task: str) -> list[dict[str, Any]]:
+        """Overview rows that have a result on this task, best ranked first."""
+        rows = [r for r in self.rows if self.state(r["init"], r["backbone"], task)]
+        rank = {(r["init"], r["backbone"]): r.get("task_rank") for r in self._cells.values()
+                if r["task"] == task and r["metric"] == self.board.rank_metric[task]}
+        return sorted(rows, key=lambda r: (_nan_last(rank.get((r["init"], r["backbone"]))), r["init"], r["backbone"]))
+
+    def task_rank(self, init: str, backbone: str, task: str) -> Any:
+        cell = self.cell(init, backbone, task, self.board.rank_metric[task])
+        return cell["task_rank"] if cell else None
+
+    def entry_rows(self, init: str) -> list[dict[str, Any]]:
+        return [s for s in self._states.values() if s["init"] == init]
+
+    def runs(self, init: str) -> list[dict[str, Any]]:
+        runs = self.board.runs[self.board.runs["init"] == init].sort_values(["task", "backbone", "seed"])
+        return runs.astype(object).where(runs.notna(), None).to_dict(orient="records")
+
+    def entry(self, init: str) -> Entry:
+        return self.board.entries[init]
+
+    def task_href(self, task: str) -> str:
+        return f"task/{slug(task)}.html"
+
+    def entry_href(self, init: str) -> str:
+        return f"entry/{self.board.entries[init].slug}.html"
+
+
+def _nan_last(value: Any) -> float:
+    return math.inf if _absent(value) else float(value)
+
+
+def _efficiency_plots(view: View) -> list[dict[str, Any]]:
+    """Per task: the ranking metric against throughput (Pareto front marked) and against parameters."""
+    sections = []
+    for task in view.tasks:
+        spec = view.rank_spec(task)
+        points, legend = [], []
+        for row in view.task_rows(task):
+            key = (row["init"], row["backbone"], task)
+            metric, speed, params = (view.cell(*key, name) for name in (spec.name, "infer_images_per_s", "params"))
+            if metric and speed and params and metric["state"] == "ok":
+                points.append((view.numbers[key[:2]], speed["mean"], params["mean"], metric["mean"]))
+                legend.append(row)
+        if not points:
+            continue
+        number, speed, params, value = (np.array(column) for column in zip(*points))
+        front = pareto_front(speed, value * spec.sign)
+        plotted = [Point(int(n), float(s), float(p), float(v), bool(f)) for n, s, p, v, f in zip(number, speed, params, value, front)]
+        sections.append({"task": task, "metric": spec, "throughput_svg": throughput_plot(plotted, spec.label),
+                         "params_svg": params_plot(plotted, spec.label),
+                         "legend": [{**row, "point": p} for row, p in zip(legend, plotted)]})
+    return sections
+
+
+def _copy_cams(board: Board, site: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per entry, one gallery per (task, backbone): the lowest seed's CAM PNGs, copied under cams/ by
+    content hash so no record text becomes a file name."""
+    galleries: dict[str, list[dict[str, Any]]] = {}
+    for name, entry in board.entries.items():
+        first_seed = {}
+        for cam in entry.cams:
+            first_seed[(cam.task, cam.backbone)] = min(cam.seed, first_seed.get((cam.task, cam.backbone), cam.seed))
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for cam in entry.cams:
+            if cam.seed != first_seed[(cam.task, cam.backbone)]:
+                continue
+            data = cam.source.read_bytes()
+            target = site / "cams" / f"{hashlib.sha256(data).hexdigest()[:20]}.png"
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+            group = groups.setdefault((cam.task, cam.backbone), {"task": cam.task, "backbone": cam.backbone, "seed": cam.seed,
+                                                                 "method": cam.method, "images": []})
+            group["images"].append({"href": f"cams/{target.name}", "file": cam.source.name})
+        galleries[name] = [groups[key] for key in sorted(groups)]
+    return galleries
+
+
+def _write_site(board: Board, site: Path) -> None:
+    env = environment()
+    view = View(board, _copy_cams(board, site))
+
+    def page(template: str, path: str, **context: Any) -> None:
+        target = site / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        root = "../" * path.count("/")
+        target.write_text(env.get_template(template).render(view=view, root=root, **context), encoding="utf-8")
+
+    page("index.html", "index.html")
+    for task in view.tasks:
+        page("task.html", view.task_href(task), task=task, card=board.task_cards.get(task, {}))
+    for init in board.entries:
+        page("entry.html", view.entry_href(init), init=init)
+    page("efficiency.html", "efficiency.html", sections=_efficiency_plots(view))
+    shutil.copytree(HERE / "static", site / "static")
+    (site / "data").mkdir()
+    (site / "data" / "leaderboard.csv").write_text(to_csv(board), encoding="utf-8")
+    (site / "data" / "leaderboard.json").write_text(to_json(board), encoding="utf-8")
+
+
+def replace_folder(out: Path, fill: Any) -> None:
+    """Build into a staging folder beside `out`, then swap it in; refuse to replace a folder that is not a site."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).is_file())):
+        raise MedbenchError(f"{out} exists and is not a medbench site; pass an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    old = staging.with_name(staging.name + ".old")
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes 0700; a site is meant to be served
+        fill(staging)
+        (staging / SITE_MARKER).write_text("built by medbench leaderboard; this folder is replaced on every build\n")
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(board: Board, out: Path) -> Path:
+    replace_folder(out, lambda staging: _write_site(board, staging))
+    return out / "index.html"
