@@ -55,14 +55,18 @@ def tasks() -> None:
 
 
 @tasks.command("list")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where data files are looked up (then $MEDBENCH_HOME/data).")
 @user_errors
-def tasks_list() -> None:
+def tasks_list(data_dir: Path | None) -> None:
+    """Every task, whether its data is present / downloadable / missing / generated, and where."""
     from harness.tasks import tasks as registry
 
     rows = [(s.name, s.kind, s.modality, s.num_classes, s.channels, s.image_size,
-             "/".join(str(s.splits[k]) for k in ("train", "val", "test")), ",".join(s.tags))
+             "/".join(str(s.splits[k]) for k in ("train", "val", "test")), *s.status(data_dir))
             for s in (registry().get(n) for n in registry().names())]
-    click.echo(tabulate(rows, headers=["task", "kind", "modality", "classes", "ch", "px", "train/val/test", "tags"]))
+    click.echo(tabulate(rows, headers=["task", "kind", "modality", "classes", "ch", "px", "train/val/test", "data",
+                                       "where"]))
 
 
 @tasks.command("show")

@@ -1,13 +1,15 @@
 """Task cards: small declarative YAML files checked into a `TaskSpec`; the code that runs them is generic.
 
 Cards live in the repository's `tasks/` folder and in any folder named by `MEDBENCH_TASK_DIRS`
-(os.pathsep-separated). Unknown keys are errors, so a typo in a card cannot silently change a run.
+(os.pathsep-separated), directly or one subfolder down (`tasks/medmnist/`); `cpmid/` subfolders
+hold CPMID recipes, not cards. Unknown keys are errors, so a typo in a card cannot silently change a run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,12 +17,13 @@ from typing import Any
 
 import yaml
 
-from harness.data import LOADERS, TaskData
+from harness.data import LOADERS, DataStatus, TaskData, data_status
 from harness.errors import MedbenchError
 from harness.registry import Registry
 
 KINDS = ("binary", "multiclass", "multilabel", "segmentation")
 REPO_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
+NOT_CARD_DIRS = {"cpmid"}  # recipes live there
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class TaskSpec:
     modality: str = ""
     homepage: str = ""
     tags: tuple[str, ...] = ()
+    url: str = ""  # where `medbench data fetch` downloads source.args.file from
+    md5: str = ""  # the published checksum of that file; required with url
     card_path: str = ""
 
     @property
@@ -57,6 +62,10 @@ class TaskSpec:
 
     def load(self, data_dir: Path | None = None) -> TaskData:
         return LOADERS.get(self.source.loader)(self, dict(self.source.args), data_dir)
+
+    def status(self, data_dir: Path | None = None) -> DataStatus:
+        """present / downloadable / missing / generated, and where, without loading anything."""
+        return data_status(self, data_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +94,11 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
     splits = raw["splits"]
     if not isinstance(splits, dict) or set(splits) != {"train", "val", "test"}:
         raise MedbenchError(f"{where}: splits must give train, val and test sizes")
+    url, md5 = str(raw.get("url", "")), str(raw.get("md5", "")).lower()
+    if md5 and not re.fullmatch(r"[0-9a-f]{32}", md5):
+        raise MedbenchError(f"{where}: md5 must be 32 hex digits, not {md5!r}")
+    if url and not md5:
+        raise MedbenchError(f"{where}: a card with a url needs the file's md5, so downloads can be verified")
     labels = tuple(str(x) for x in raw["label_names"])
     if raw["kind"] == "binary" and len(labels) != 2:
         raise MedbenchError(f"{where}: a binary task needs exactly 2 label_names, got {len(labels)}")
@@ -104,6 +118,8 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
             modality=str(raw.get("modality", "")),
             homepage=str(raw.get("homepage", "")),
             tags=tuple(str(t) for t in raw.get("tags", ())),
+            url=url,
+            md5=md5,
             card_path=where,
         )
     except (TypeError, ValueError) as exc:
@@ -119,7 +135,7 @@ def task_dirs() -> list[Path]:
 def _registry(dirs: tuple[Path, ...]) -> Registry[TaskSpec]:
     registry: Registry[TaskSpec] = Registry("task")
     for folder in dirs:
-        for card in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+        for card in _card_files(folder):
             try:
                 raw = yaml.safe_load(card.read_text())
             except yaml.YAMLError as exc:
@@ -127,6 +143,14 @@ def _registry(dirs: tuple[Path, ...]) -> Registry[TaskSpec]:
             spec = parse_card(raw, str(card))
             registry.add(spec.name, spec)
     return registry
+
+
+def _card_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in NOT_CARD_DIRS
+                     and not p.name.startswith("."))
+    return sorted(folder.glob("*.yaml")) + [card for sub in subdirs for card in sorted(sub.glob("*.yaml"))]
 
 
 def tasks() -> Registry[TaskSpec]:

@@ -194,6 +194,7 @@ def _manifest(recipe: Recipe, size: int, resolved: list[ResolvedSource], labels:
         "leakage": {
             "exclude_tasks": list(recipe.exclude_tasks),
             "reference_images": leakage.counts(),
+            "not_screened": leakage.not_screened,
             "per_task": {task: {match: sum(t.leaked[task, match] for t in tallies) for match in ("exact", "near")}
                          for task in recipe.exclude_tasks},
             "per_source": {name: {task: t.leaked[task, "exact"] + t.leaked[task, "near"]

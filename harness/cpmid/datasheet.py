@@ -103,7 +103,15 @@ def _leakage(m: dict[str, Any]) -> str:
         _table(["downstream task", "val+test images checked", "exact copies", "near copies", "removed"], rows), "",
         "Per source:", "", _table(["source", *leak["exclude_tasks"]], per_source), "",
         f"Each match (source image ↔ downstream image) is listed under `leakage.matches` in manifest.json "
-        f"({len(leak['matches'])} matches)."])
+        f"({len(leak['matches'])} matches).", *_not_screened(leak)])
+
+
+def _not_screened(leak: dict[str, Any]) -> list[str]:
+    absent = leak.get("not_screened") or {}
+    if not absent:
+        return []
+    return ["", "**Not screened** — their data were absent at build time, so overlap with them was NOT checked "
+            "(fetch them and rebuild to check):", "", _table(["downstream task", "expected at"], sorted(absent.items()))]
 
 
 def _reproduce(m: dict[str, Any]) -> str:

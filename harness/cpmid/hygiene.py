@@ -86,9 +86,11 @@ class Leak:
 class LeakageIndex:
     """The val and test images of every excluded task, in the set's pixel format."""
 
-    def __init__(self, images: np.ndarray, owners: list[tuple[str, str, int]], rule: MatchRule) -> None:
+    def __init__(self, images: np.ndarray, owners: list[tuple[str, str, int]], rule: MatchRule,
+                 not_screened: dict[str, str] | None = None) -> None:
         self.owners = owners
         self.rule = rule
+        self.not_screened = not_screened or {}  # excluded task → where its absent data was expected
         self.prints = fingerprint(images)
         self.by_exact: dict[str, list[int]] = {}
         for i, digest in enumerate(self.prints.exact):
@@ -97,13 +99,19 @@ class LeakageIndex:
     @classmethod
     def from_tasks(cls, names: tuple[str, ...], data_dir: Path | None, size: int, channels: int,
                    rule: MatchRule) -> "LeakageIndex":
-        images, owners = [np.zeros((0, size, size, channels), np.uint8)], []
+        """Tasks whose data are absent cannot be screened: they are recorded as such, not silently passed."""
+        images, owners, absent = [np.zeros((0, size, size, channels), np.uint8)], [], {}
         for name in names:
-            data = get_task(name).load(data_dir)
+            spec = get_task(name)
+            status = spec.status(data_dir)
+            if status.state in ("missing", "downloadable"):
+                absent[name] = status.where
+                continue
+            data = spec.load(data_dir)
             for split in ("val", "test"):
                 images.append(conform(data.split(split).images, size, channels))
                 owners.extend((name, split, i) for i in range(len(data.split(split))))
-        return cls(np.concatenate(images), owners, rule)
+        return cls(np.concatenate(images), owners, rule, absent)
 
     def counts(self) -> dict[str, int]:
         """Reference images per excluded task."""

@@ -1,7 +1,8 @@
 """MedMNIST / MedMNIST+ `.npz` files in their published layout.
 
 Keys `{split}_images` (N×H×W gray or N×H×W×3 RGB, uint8) and `{split}_labels` (N×L, or N as some
-re-saved copies have it). Files are looked up in `--data-dir` by their published names.
+re-saved copies have it). Files are looked up by their published names in `--data-dir` (default:
+the current folder), then in `$MEDBENCH_HOME/data`, where `medbench data fetch` puts them.
 """
 
 from __future__ import annotations
@@ -12,22 +13,42 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.data import LOADERS
+from harness.data import LOADERS, STATUS_CHECKS, DataStatus
 from harness.data.arrays import SPLITS, ArrayDataset, TaskData
+from harness.data.download import default_data_dir
 from harness.errors import MedbenchError
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
 
 
-def medmnist_path(args: dict[str, Any], data_dir: Path | None) -> Path:
-    """Where the card's file is expected: `data_dir/<file>` (default: the current folder)."""
-    return (data_dir or Path(".")) / args["file"]
+def candidate_paths(args: dict[str, Any], data_dir: Path | None) -> list[Path]:
+    """Where the card's file may be, in lookup order: `data_dir` (default: the current folder), then
+    `$MEDBENCH_HOME/data`."""
+    return list(dict.fromkeys([(data_dir or Path(".")) / args["file"], default_data_dir() / args["file"]]))
+
+
+def medmnist_path(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> Path:
+    """The first candidate that exists; the error names every place looked and how to get the file."""
+    places = candidate_paths(args, data_dir)
+    for path in places:
+        if path.is_file():
+            return path
+    fix = f"run `medbench data fetch {spec.name}` or pass" if spec.url else "put the MedMNIST file there or pass"
+    raise MedbenchError(f"{args['file']} not found (looked for {' and '.join(map(str, places))}): "
+                        f"{fix} --data-dir to the folder holding it")
+
+
+@STATUS_CHECKS.register("medmnist")
+def medmnist_status(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> DataStatus:
+    """present (where found), else downloadable or missing at the place fetch would put it."""
+    found = next((path for path in candidate_paths(args, data_dir) if path.is_file()), None)
+    if found is not None:
+        return DataStatus("present", str(found))
+    return DataStatus("downloadable" if spec.url else "missing", str((data_dir or default_data_dir()) / args["file"]))
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise MedbenchError(f"{path} not found: put the MedMNIST file there or pass --data-dir to the folder holding it")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -59,6 +80,6 @@ def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Pa
 
 @LOADERS.register("medmnist")
 def load_medmnist(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
-    path = medmnist_path(args, data_dir)
+    path = medmnist_path(spec, args, data_dir)
     arrays = _read_npz(path)
     return TaskData(*(_split(arrays, split, spec, path) for split in SPLITS))

@@ -1,0 +1,108 @@
+"""`medbench data`: download a task's published file, re-check checksums, export a folder dataset's split."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from tabulate import tabulate
+
+from harness.commands import split_list, user_errors
+from harness.errors import MedbenchError
+
+if TYPE_CHECKING:
+    from harness.tasks import TaskSpec
+
+DATA_DIR_HELP = "Data folder (default: $MEDBENCH_HOME/data, where loaders also look)."
+
+
+@click.group()
+def data() -> None:
+    """Task data: fetch published files (md5-checked), verify them, export splits."""
+
+
+@data.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--size", type=click.Choice(["28", "64", "128", "224"]), default=None,
+              help="MedMNIST+ size: `fetch breastmnist --size 224` means the task breastmnist_224.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
+@click.option("--mirror", default=None, metavar="URL",
+              help="Replace the card URL's base (everything before the file name); default $MEDBENCH_MEDMNIST_URL_BASE.")
+@click.option("--force", is_flag=True, help="Replace a present file whose md5 differs from the published one.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def fetch(names: tuple[str, ...], size: str | None, data_dir: Path | None, mirror: str | None, force: bool,
+          quiet: bool) -> None:
+    """Download each task's file into the data folder: temp file, md5 check, atomic rename."""
+    from harness.data.download import fetch_task
+
+    for name in split_list(names):
+        spec = _sized_task(name, int(size) if size else None)
+        path, note = fetch_task(spec, data_dir, mirror=mirror, progress=not quiet, force=force)
+        click.echo(f"{spec.name}: {path} ({note})")
+
+
+@data.command("verify")
+@click.argument("names", nargs=-1)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
+@user_errors
+def verify(names: tuple[str, ...], data_dir: Path | None) -> None:
+    """Re-check the md5 of the downloadable files present (or of NAMES, which must be present); exit 2 on a mismatch."""
+    from harness.data.download import default_data_dir, verify_task
+    from harness.tasks import get_task, tasks
+
+    named = [get_task(n) for n in split_list(names)]
+    specs = named or [tasks().get(n) for n in tasks().names() if tasks().get(n).url]
+    rows = []
+    for spec in specs:
+        found = verify_task(spec, data_dir)
+        if found is not None:
+            rows.append((spec.name, str(found[0]), found[1]))
+        elif named:
+            rows.append((spec.name, "", "absent"))
+    if not rows:
+        raise MedbenchError(f"no downloadable task file in {data_dir or default_data_dir()}; "
+                            f"get one with `medbench data fetch NAME`")
+    click.echo(tabulate(rows, headers=["task", "file", "check"]))
+    failed = [name for name, _, state in rows if state != "ok"]
+    if failed:
+        raise MedbenchError(f"{len(failed)} of {len(rows)} file(s) failed ({', '.join(failed)}): "
+                            f"run `medbench data fetch NAME --force` to download the published file")
+
+
+@data.command("splits")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="CSV file (default: print).")
+@user_errors
+def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
+    """The split of a folder dataset as id,group,split: usable as the card's `split: {file: …}`."""
+    from harness.atomic import write_text_atomic
+    from harness.data.folders import folder_splits
+    from harness.tasks import get_task
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "group", "split"])
+    writer.writerows(folder_splits(get_task(name), data_dir))
+    if out is None:
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        write_text_atomic(out, buffer.getvalue())
+        click.echo(f"wrote {out}")
+
+
+def _sized_task(name: str, size: int | None) -> "TaskSpec":
+    """NAME at SIZE px under MedMNIST's naming: NAME itself at 28, NAME_SIZE otherwise."""
+    from harness.tasks import get_task
+
+    spec = get_task(name if size in (None, 28) else f"{name}_{size}")
+    if size is not None and spec.image_size != size:
+        raise MedbenchError(f"task {spec.name} is {spec.image_size} px, not {size}; drop --size or pick another task")
+    return spec
+
+
+COMMANDS = [data]

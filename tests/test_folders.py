@@ -1,0 +1,329 @@
+"""Folder datasets: class folders, image/mask pairs, CSV lists; splits, groups, cache, and clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from harness.data import folders
+from harness.errors import MedbenchError
+from harness.tasks import SourceSpec, TaskSpec, get_task
+from tests.conftest import assert_one_line_error, run_cli
+
+RNG = np.random.default_rng(0)
+FRACTIONS = {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}
+
+
+def _spec(loader: str, args: dict, kind: str = "multiclass", labels=("cat", "dog", "owl"), channels: int = 3,
+          size: int = 16, name: str = "folder-demo") -> TaskSpec:
+    return TaskSpec(name=name, kind=kind, description="test", source=SourceSpec(loader, args), label_names=tuple(labels),
+                    channels=channels, image_size=size, splits={"train": 0, "val": 0, "test": 0}, metrics=(),
+                    license="CC0", citation="none")
+
+
+def _save(path: Path, array: np.ndarray, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def _photo(h: int = 30, w: int = 40, gray: bool = False) -> np.ndarray:
+    return RNG.integers(0, 255, (h, w) if gray else (h, w, 3), dtype=np.uint8)
+
+
+def _disk(h: int = 30, w: int = 40, value: int = 255) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return np.where((yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (min(h, w) / 3) ** 2, value, 0).astype(np.uint8)
+
+
+def _class_tree(root: Path, per_class: int = 5) -> Path:
+    for c, name in enumerate(("cat", "dog", "owl")):
+        for i in range(per_class):
+            gray = i % 2 == 0  # mixed gray and RGB files, mixed sizes and formats
+            _save(root / name / f"{name}{i}.{'png' if gray else 'jpg'}", _photo(20 + 3 * i, 30 + c, gray))
+    return root
+
+
+def _seg_tree(root: Path, n: int = 6, mask_ext: str = "png") -> Path:
+    for i in range(n):
+        _save(root / "images" / f"case{i}.jpg", _photo())
+        _save(root / "masks" / f"case{i}.{mask_ext}", _disk())
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# class folders
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_class_folders_mix_gray_and_rgb_into_the_card_channels_and_size(tmp_path: Path, channels: int):
+    _class_tree(tmp_path / "pets")
+    data = _spec("image_folders", {"root": "pets", "split": FRACTIONS}, channels=channels).load(tmp_path)
+    total = len(data.train) + len(data.val) + len(data.test)
+    assert total == 15 and (len(data.val), len(data.test)) == (3, 3)
+    for split in (data.train, data.val, data.test):
+        assert split.images.shape[1:] == (16, 16, channels) and split.images.dtype == np.uint8
+    assert set(np.concatenate([data.train.targets, data.val.targets, data.test.targets])) == {0, 1, 2}
+
+
+def test_a_split_is_fixed_by_its_seed_and_changes_with_it(tmp_path: Path):
+    _class_tree(tmp_path / "pets")
+    splits = [folders.folder_splits(_spec("image_folders", {"root": "pets", "split": {**FRACTIONS, "seed": s}}), tmp_path)
+              for s in (0, 0, 1)]
+    assert splits[0] == splits[1] and splits[0] != splits[2]
+
+
+def test_decoded_arrays_are_cached_until_a_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        isolated_home: Path):
+    _class_tree(tmp_path / "pets")
+    spec = _spec("image_folders", {"root": "pets", "split": FRACTIONS}, name="cache-demo")
+    first = spec.load(tmp_path)
+    assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1
+
+    def no_decoding(*args):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(folders, "_decode_all", no_decoding)
+    assert spec.load(tmp_path).sha256 == first.sha256
+    monkeypatch.undo()
+    changed = tmp_path / "pets" / "cat" / "cat0.png"
+    _save(changed, _photo(20, 30, gray=True))
+    os.utime(changed, ns=(1, 1))  # a new mtime even on coarse clocks
+    assert spec.load(tmp_path).sha256 != first.sha256
+    assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1  # the stale cache is gone
+
+
+def test_split_folders_shipped_by_the_dataset_are_used(tmp_path: Path):
+    for split in ("train", "val", "test"):
+        _class_tree(tmp_path / "ds" / split, per_class=2)
+    args = {"root": "ds", "images": {"train": "train", "val": "val", "test": "test"}}
+    data = _spec("image_folders", args).load(tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (6, 6, 6)
+    with pytest.raises(MedbenchError, match="already fix the split; remove source.args.split"):
+        _spec("image_folders", {**args, "split": FRACTIONS}).load(tmp_path)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: (root / "pets" / "cat" / "cat1.jpg").write_bytes(b"not an image"), "cannot read image .*cat1.jpg"),
+    (lambda root: (root / "pets" / "cat" / "cat1.jpg").write_bytes((root / "pets" / "cat" / "cat1.jpg").read_bytes()[:200]),
+     "cannot read image .*cat1.jpg"),
+    (lambda root: (root / "pets" / "fish").mkdir(), "folder .*fish is not a class"),
+])
+def test_bad_class_folders_are_clear_errors(tmp_path: Path, damage, message):
+    _class_tree(tmp_path / "pets")
+    damage(tmp_path)
+    with pytest.raises(MedbenchError, match=message):
+        _spec("image_folders", {"root": "pets", "split": FRACTIONS}).load(tmp_path)
+
+
+def test_empty_and_absent_folders_are_clear_errors(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MedbenchError, match="no image files in class folders"):
+        _spec("image_folders", {"root": "empty", "split": FRACTIONS}).load(tmp_path)
+    with pytest.raises(MedbenchError, match="folder nowhere not found .*pass --data-dir"):
+        _spec("image_folders", {"root": "nowhere", "split": FRACTIONS}).load(tmp_path)
+    with pytest.raises(MedbenchError, match="declare the split"):
+        _class_tree(tmp_path / "pets")
+        _spec("image_folders", {"root": "pets"}).load(tmp_path)
+
+
+def test_an_unreadable_image_is_one_line_on_the_command_line(tmp_path: Path):
+    _class_tree(tmp_path / "data" / "pets")
+    (tmp_path / "data" / "pets" / "dog" / "dog1.jpg").write_bytes(b"\xff\xd8 broken")
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    card = {"name": "pets-cls", "kind": "multiclass", "description": "d", "label_names": ["cat", "dog", "owl"],
+            "source": {"loader": "image_folders", "args": {"root": "pets", "split": FRACTIONS}}, "channels": 3,
+            "image_size": 16, "splits": {"train": 9, "val": 3, "test": 3}, "metrics": ["accuracy"], "license": "CC0",
+            "citation": "none"}
+    (cards / "pets.yaml").write_text(yaml.safe_dump(card))
+    proc = run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet", "--tasks",
+                   "pets-cls", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                   env={"MEDBENCH_TASK_DIRS": str(cards)}, check=False)
+    assert_one_line_error(proc, "cannot read image", "dog1.jpg", "replace or remove the file")
+
+
+# ---------------------------------------------------------------------------------------------
+# image/mask pairs
+
+SEG = {"root": "seg", "split": FRACTIONS}
+
+
+def _seg_spec(args: dict | None = None, **kw) -> TaskSpec:
+    kw.setdefault("labels", ("background", "lesion"))
+    return _spec("image_mask_folders", {**SEG, **(args or {})}, kind="segmentation", **kw)
+
+
+def test_pairs_load_as_binary_masks_of_the_card_size(tmp_path: Path):
+    _seg_tree(tmp_path / "seg")
+    data = _seg_spec(size=20).load(tmp_path)
+    assert data.train.images.shape[1:] == (20, 20, 3) and data.train.targets.shape[1:] == (20, 20)
+    masks = np.concatenate([data.train.targets, data.val.targets, data.test.targets])
+    assert set(np.unique(masks)) == {0, 1} and 0.1 < masks.mean() < 0.5
+
+
+def test_masks_stored_as_0_1_or_as_palette_class_ids(tmp_path: Path):
+    _seg_tree(tmp_path / "seg")
+    for i in range(6):
+        _save(tmp_path / "seg" / "masks" / f"case{i}.png", _disk(value=1))
+    assert _seg_spec().load(tmp_path).train.targets.max() == 1
+    for i in range(6):
+        palette = Image.fromarray(_disk(value=2))
+        palette.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+        palette.save(tmp_path / "seg" / "masks" / f"case{i}.png")
+    indexed = _seg_spec({"mask_mode": "indexed"}, labels=("background", "a", "b")).load(tmp_path)
+    assert set(np.unique(indexed.train.targets)) == {0, 2}
+
+
+@pytest.mark.parametrize("damage, args, message", [
+    (lambda seg: _save(seg / "masks" / "case1.png", _disk(31, 40)), {}, "mask .*case1.png is 40×31 but its image .* 40×30"),
+    (lambda seg: (seg / "masks" / "case2.png").unlink(), {}, "image .*case2.jpg has no mask"),
+    (lambda seg: _save(seg / "masks" / "extra.png", _disk()), {}, "mask .*extra.png has no image"),
+    (lambda seg: _save(seg / "masks" / "case3.png", _disk(value=2)), {}, "values 0..2: that looks like class ids"),
+    (lambda seg: _save(seg / "masks" / "case3.png", _photo(gray=True)), {}, "is not binary"),
+    (lambda seg: [_save(seg / "masks" / f"case{i}.png", _disk(value=7 if i == 3 else 1)) for i in range(6)],
+     {"mask_mode": "indexed"}, "case3.png has class id 7 but the card has 2 label_names"),
+    (lambda seg: (seg / "images" / "case4.jpg").write_bytes(b"garbage"), {}, "cannot read image .*case4.jpg"),
+    (lambda seg: [p.unlink() for p in (seg / "images").iterdir()], {}, "no image files in"),
+])
+def test_bad_pairs_are_clear_errors(tmp_path: Path, damage, args: dict, message: str):
+    _seg_tree(tmp_path / "seg")
+    damage(tmp_path / "seg")
+    with pytest.raises(MedbenchError, match=message):
+        _seg_spec(args).load(tmp_path)
+
+
+def test_busi_layout_masks_beside_images_and_extra_masks_merged(tmp_path: Path):
+    for cls in ("benign", "normal"):
+        for i in (1, 2):
+            _save(tmp_path / "busi" / cls / f"{cls} ({i}).png", _photo(gray=True))
+            _save(tmp_path / "busi" / cls / f"{cls} ({i})_mask.png", _disk() if cls == "benign" else _disk(value=0))
+    extra = np.zeros((30, 40), np.uint8)
+    extra[:5, :5] = 255
+    _save(tmp_path / "busi" / "benign" / "benign (1)_mask_1.png", extra)
+    spec = _seg_spec({"root": "busi", "images": ".", "masks": ".", "recursive": True, "mask_suffix": "_mask"},
+                     channels=1, size=30)
+    rows = folders.folder_splits(spec, tmp_path)
+    assert sorted(r[0] for r in rows) == ["benign/benign (1)", "benign/benign (2)", "normal/normal (1)", "normal/normal (2)"]
+    data = spec.load(tmp_path)
+    masks = {key: mask for split in ("train", "val", "test")
+             for key, mask in zip([r[0] for r in rows if r[2] == split], data.split(split).targets)}
+    assert masks["benign/benign (2)"].any() and not masks["normal/normal (1)"].any()  # normal: empty masks
+    merged = folders._decode_masks(tuple(sorted((tmp_path / "busi" / "benign").glob("benign (1)_mask*.png"))),
+                                   (40, 30), Path("benign (1).png"), 30, "binary", 2)
+    assert merged[0, 0] == 1 and merged[15, 20] == 1  # the corner from _mask_1, the disk from _mask
+
+
+def test_official_split_folders_with_a_mask_suffix(tmp_path: Path):
+    images, masks = {}, {}
+    for split, n in (("train", 4), ("val", 2), ("test", 3)):
+        images[split], masks[split] = f"{split}_in", f"{split}_gt"
+        for i in range(n):
+            _save(tmp_path / "isic" / f"{split}_in" / f"ISIC_{split}{i}.jpg", _photo())
+            _save(tmp_path / "isic" / f"{split}_gt" / f"ISIC_{split}{i}_segmentation.png", _disk())
+        (tmp_path / "isic" / f"{split}_gt" / "LICENSE.txt").write_text("not an image: ignored")
+    data = _spec("image_mask_folders", {"root": "isic", "images": images, "masks": masks, "mask_suffix": "_segmentation"},
+                 kind="segmentation", labels=("background", "lesion")).load(tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (4, 2, 3)
+
+
+def test_kvasir_seg_sample_loads_from_the_real_card(shared_data: Path):
+    folder = shared_data / "kvasir_seg_200"
+    if not (folder / "images").is_dir():
+        pytest.skip(f"{folder} is absent")
+    card = get_task("kvasir-seg")
+    spec = dataclasses.replace(card, source=SourceSpec(card.source.loader, {**card.source.args, "root": folder.name}))
+    data = spec.load(shared_data)
+    assert (len(data.train), len(data.val), len(data.test)) == (160, 20, 20)  # the card's 80/10/10 of 200
+    assert data.train.images.shape[1:] == (224, 224, 3) and data.train.targets.shape[1:] == (224, 224)
+    masks = np.concatenate([data.train.targets, data.val.targets, data.test.targets])
+    assert set(np.unique(masks)) == {0, 1}  # JPEG artefacts thresholded away
+    per_image = masks.reshape(len(masks), -1).mean(axis=1)
+    assert per_image.min() > 0 and 0.05 < per_image.mean() < 0.4  # every frame has a polyp
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV lists, groups, split files
+
+
+def _csv_tree(root: Path, rows: list[str], header: str = "path,label,split,patient") -> Path:
+    for i in range(12):
+        _save(root / "img" / f"p{i}.png", _photo(gray=True))
+    (root / "list.csv").write_text("\n".join([header, *rows]) + "\n")
+    return root
+
+
+def _csv_spec(**args) -> TaskSpec:
+    return _spec("csv_list", {"root": "ds", "csv": "list.csv", **args}, kind="binary", labels=("benign", "malignant"),
+                 channels=1)
+
+
+def test_csv_list_with_names_indices_and_a_split_column(tmp_path: Path):
+    rows = [f"img/p{i}.png,{['benign', '1'][i % 2]},{['train', 'val', 'test'][i % 3]},P{i}" for i in range(12)]
+    data = _csv_spec(group_column="patient").load(_csv_tree(tmp_path / "ds", rows).parent)
+    assert (len(data.train), len(data.val), len(data.test)) == (4, 4, 4)
+    assert set(data.train.targets) == {0, 1}
+
+
+def test_a_patient_in_two_splits_is_refused(tmp_path: Path):
+    rows = [f"img/p{i}.png,benign,{'test' if i == 5 else 'train'},P{i // 2}" for i in range(12)]
+    _csv_tree(tmp_path / "ds", rows)
+    with pytest.raises(MedbenchError, match="patient/lesion id 'P2' crosses splits \\(img/p5.png in test, img/p4.png in train\\)"):
+        _csv_spec(group_column="patient").load(tmp_path)
+
+
+def test_a_declared_split_keeps_each_patient_together(tmp_path: Path):
+    rows = [f"img/p{i}.png,benign,,P{i // 3}" for i in range(12)]
+    _csv_tree(tmp_path / "ds", rows, header="path,label,unused,patient")
+    spec = _csv_spec(group_column="patient", split={"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 3})
+    rows_out = folders.folder_splits(spec, tmp_path)
+    by_group: dict[str, set[str]] = {}
+    for _, group, split in rows_out:
+        by_group.setdefault(group, set()).add(split)
+    assert all(len(s) == 1 for s in by_group.values()) and len(by_group) == 4
+    assert sorted(next(iter(s)) for s in by_group.values()) == ["test", "train", "train", "val"]
+
+
+def test_a_split_file_fixes_the_split_and_must_list_every_image(tmp_path: Path):
+    rows = [f"img/p{i}.png,malignant" for i in range(12)]
+    _csv_tree(tmp_path / "ds", rows, header="path,label")
+    (tmp_path / "ds" / "splits.csv").write_text(
+        "id,split\n" + "".join(f"img/p{i}.png,{'test' if i < 3 else 'train'}\n" for i in range(12)))
+    data = _csv_spec(split={"file": "splits.csv"}).load(tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (9, 0, 3)
+    (tmp_path / "ds" / "splits.csv").write_text("id,split\nimg/p0.png,train\n")
+    with pytest.raises(MedbenchError, match="11 image\\(s\\) not listed"):
+        _csv_spec(split={"file": "splits.csv"}).load(tmp_path)
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (["img/p0.png,tumour"], "path,label", "label 'tumour' is neither one of benign, malignant"),
+    (["img/missing.png,benign"], "path,label", "line 2: image .*missing.png not found"),
+    (["img/p0.png,benign"], "file,label", "no column path"),
+    (["img/p0.png,benign,holdout"], "path,label,split", "split 'holdout' is not one of"),
+])
+def test_bad_csv_lists_are_clear_errors(tmp_path: Path, rows, header, message):
+    _csv_tree(tmp_path / "ds", rows, header=header)
+    with pytest.raises(MedbenchError, match=message):
+        _csv_spec(split=FRACTIONS).load(tmp_path)
+
+
+def test_split_export_from_the_command_line(tmp_path: Path):
+    _seg_tree(tmp_path / "data" / "Kvasir-SEG", n=10)
+    out = tmp_path / "splits.csv"
+    run_cli("data", "splits", "kvasir-seg", "--data-dir", str(tmp_path / "data"), "--out", str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id,group,split" and len(lines) == 11
+    assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]).count("test") == 1  # 10 % of 10
+
+
+def test_folder_status_says_where_the_folder_is_expected(tmp_path: Path):
+    assert get_task("kvasir-seg").status(tmp_path) == ("missing", str(tmp_path / "Kvasir-SEG"))
+    _seg_tree(tmp_path / "Kvasir-SEG")
+    assert get_task("kvasir-seg").status(tmp_path) == ("present", str(tmp_path / "Kvasir-SEG"))
