@@ -20,6 +20,7 @@ import yaml
 from harness.data import LOADERS, DataStatus, TaskData, data_status
 from harness.errors import MedbenchError
 from harness.registry import Registry
+from harness.schema import check_mapping
 
 KINDS = ("binary", "multiclass", "multilabel", "segmentation")
 REPO_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
@@ -78,14 +79,7 @@ _ALLOWED = {f.name for f in dataclasses.fields(TaskSpec)} - {"card_path"}
 
 def parse_card(raw: Any, where: str) -> TaskSpec:
     """Check one card's fields and types; every message names the card and the field."""
-    if not isinstance(raw, dict):
-        raise MedbenchError(f"{where}: a task card must be a YAML mapping")
-    unknown = sorted(set(raw) - _ALLOWED)
-    if unknown:
-        raise MedbenchError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ALLOWED))}")
-    missing = sorted(_REQUIRED - set(raw))
-    if missing:
-        raise MedbenchError(f"{where}: missing field(s) {', '.join(missing)}")
+    check_mapping(raw, where, "task card", _ALLOWED, _REQUIRED)
     if raw["kind"] not in KINDS:
         raise MedbenchError(f"{where}: kind must be one of {', '.join(KINDS)}, not {raw['kind']!r}")
     source = raw["source"]

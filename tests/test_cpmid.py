@@ -226,8 +226,8 @@ def test_size_override_and_medmnist_file_names(world: dict[str, Path]):
 
 
 @pytest.mark.parametrize("edit, fragment", [
-    (lambda r: r.update(shard_size=3), "unknown key 'shard_size'"),
-    (lambda r: r["sources"][0].update(weight=2), "sources[0]: unknown key 'weight'"),
+    (lambda r: r.update(shard_size=3), "unknown field(s) shard_size"),
+    (lambda r: r["sources"][0].update(weight=2), "sources[0]: unknown field(s) weight"),
     (lambda r: r.update(channels=2), "channels must be 1 (gray) or 3"),
     (lambda r: r["sources"][1].update(cap_per_class=3), "cap_per_class applies to single-label"),
     (lambda r: r["sources"][0].pop("license"), "needs 'license'"),

@@ -17,6 +17,7 @@ import yaml
 
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
+from harness.schema import check_mapping
 from harness.registry import Registry
 from harness.tasks import task_dirs
 
@@ -112,7 +113,7 @@ def load_recipe(ref: str | Path) -> Recipe:
 
 def parse_recipe(raw: Any, where: str) -> Recipe:
     """Check every key and type; each message names the file and the key."""
-    _check_keys(raw, where, _TOP_ALLOWED, _TOP_REQUIRED, "recipe")
+    check_mapping(raw, where, "recipe", _TOP_ALLOWED, _TOP_REQUIRED)
     sources = raw["sources"]
     if not isinstance(sources, list) or not sources:
         raise MedbenchError(f"{where}: 'sources' must be a non-empty list")
@@ -142,7 +143,7 @@ def parse_recipe(raw: Any, where: str) -> Recipe:
 
 
 def parse_source(raw: Any, where: str) -> RecipeSource:
-    _check_keys(raw, where, _SOURCE_ALLOWED, {"name"}, "source")
+    check_mapping(raw, where, "source", _SOURCE_ALLOWED, {"name"})
     if ("task" in raw) == ("loader" in raw):
         raise MedbenchError(f"{where}: give exactly one of 'task' (a registered task) or 'loader' (+ args, label_names, kind)")
     if "task" in raw:
@@ -178,17 +179,6 @@ def parse_source(raw: Any, where: str) -> RecipeSource:
     if source.kind == "multilabel" and source.cap_per_class is not None:
         raise MedbenchError(f"{where}: cap_per_class applies to single-label sources only; use cap for a multilabel source")
     return source
-
-
-def _check_keys(raw: Any, where: str, allowed: set[str], required: set[str], what: str) -> None:
-    if not isinstance(raw, dict):
-        raise MedbenchError(f"{where}: a {what} must be a YAML mapping")
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise MedbenchError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
-    missing = sorted(required - set(raw))
-    if missing:
-        raise MedbenchError(f"{where}: missing key '{missing[0]}'")
 
 
 def _check_unique(values: list[str], where: str, what: str) -> None:

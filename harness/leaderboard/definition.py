@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from harness.errors import MedbenchError
+from harness.schema import check_mapping
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parents[2] / "leaderboards"
 DIRECTIONS = ("higher", "lower")
@@ -137,14 +138,7 @@ def _seeds(value: Any, where: str) -> tuple[int, ...] | None:
 
 
 def parse_definition(raw: Any, name: str, where: str) -> Definition:
-    if not isinstance(raw, dict):
-        raise MedbenchError(f"{where}: a leaderboard definition must be a YAML mapping")
-    unknown = sorted(set(raw) - _ALLOWED)
-    if unknown:
-        raise MedbenchError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ALLOWED))}")
-    missing = sorted(_REQUIRED - set(raw))
-    if missing:
-        raise MedbenchError(f"{where}: missing field(s) {', '.join(missing)}")
+    check_mapping(raw, where, "leaderboard definition", _ALLOWED, _REQUIRED)
     if not isinstance(raw["metrics"], list) or not raw["metrics"]:
         raise MedbenchError(f"{where}: metrics must be a non-empty list")
     inits = raw.get("inits", "all")
