@@ -49,8 +49,13 @@ def new(id_: str | None, name: str | None, authors: tuple[str, ...], contact: st
         homepage: str | None, description: str | None, backbone: str | None, weights: str | None, sha256: str | None,
         pretraining_data: tuple[str, ...], citation: str | None, out: Path, force: bool) -> None:
     """Write a manifest from flags; on a terminal, ask for what the flags leave out. It is checked before writing."""
-    from harness.submissions.download import file_sha256
-    from harness.submissions.manifest import FIELDS, parse_manifest, parse_weights, to_yaml
+    from harness.checksums import file_digest
+    from harness.submissions.manifest import (
+        FIELDS,
+        parse_manifest,
+        parse_weights,
+        to_yaml,
+    )
 
     if out.exists() and not force:
         raise MedbenchError(f"{out} exists; pass --force to overwrite it or --out another path")
@@ -67,7 +72,7 @@ def new(id_: str | None, name: str | None, authors: tuple[str, ...], contact: st
             path = out.parent / parse_weights(given["weights"]).path
             if not path.is_file():
                 raise MedbenchError(f"weights file {path} does not exist; fix --weights (it is relative to --out's folder)")
-            given[field] = file_sha256(path)
+            given[field] = file_digest(path)
         elif interactive:
             answer = click.prompt(PROMPTS[field])
             given[field] = split_list(answer) if field in LIST_FIELDS else answer

@@ -17,8 +17,8 @@ import yaml
 
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
-from harness.schema import check_mapping
 from harness.registry import Registry
+from harness.schema import check_mapping
 from harness.tasks import task_dirs
 
 SOURCE_KINDS = ("binary", "multiclass", "multilabel")

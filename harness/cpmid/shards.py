@@ -6,19 +6,18 @@ set larger than RAM is read one shard (or one batch) at a time.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.atomic import write_atomic
+from harness.checksums import file_digest
 from harness.errors import MedbenchError
 
 SHARD_MAX_IMAGES = 4096
 SHARD_MAX_BYTES = 256 * 2**20
 SHARD_DIR = "shards"
-_HASH_BLOCK = 2**20
 
 
 class Staging:
@@ -68,7 +67,7 @@ def write_split(out: Path, split: str, order: np.ndarray, staging: Staging, targ
         for key, rel in files.items():
             save_npy_atomic(out / rel, arrays[key])
         records.append({"count": len(index), "files": files,
-                        "sha256": {rel: file_sha256(out / rel) for rel in files.values()}})
+                        "sha256": {rel: file_digest(out / rel) for rel in files.values()}})
     return records
 
 
@@ -77,21 +76,13 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
     write_atomic(path, lambda handle: np.save(handle, np.ascontiguousarray(array), allow_pickle=False))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_files(folder: Path, expected: dict[str, str]) -> None:
     """Every listed file exists and has its recorded sha256; else one line naming it."""
     for rel, sha in sorted(expected.items()):
         path = folder / rel
         if not path.is_file():
             raise MedbenchError(f"CPMID shard {path} is missing; rebuild the set with `medbench cpmid build`")
-        if file_sha256(path) != sha:
+        if file_digest(path) != sha:
             raise MedbenchError(f"CPMID shard {path} does not match the sha256 in manifest.json (corrupt or edited); "
                                 f"rebuild the set with `medbench cpmid build`")
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
+from harness.checksums import file_digest
 from harness.errors import MedbenchError
 from harness.paths import medbench_home
 
@@ -35,14 +36,6 @@ TIMEOUT_S = 60
 def default_data_dir() -> Path:
     """Where `medbench data fetch` puts files, and where loaders look when --data-dir lacks them."""
     return medbench_home() / "data"
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def mirrored(url: str, mirror: str | None) -> str:
@@ -113,7 +106,7 @@ def fetch_task(spec: "TaskSpec", data_dir: Path | None = None, mirror: str | Non
     dest = (data_dir or default_data_dir()) / data_file(spec)
     note = "downloaded, md5 ok"
     if dest.is_file():
-        digest = md5_of(dest)
+        digest = file_digest(dest, "md5")
         if digest == spec.md5:
             return dest, "already present, md5 ok"
         if not force:
@@ -129,5 +122,5 @@ def verify_task(spec: "TaskSpec", data_dir: Path | None = None) -> tuple[Path, s
     path = (data_dir or default_data_dir()) / data_file(spec)
     if not path.is_file():
         return None
-    digest = md5_of(path)
+    digest = file_digest(path, "md5")
     return path, "ok" if digest == spec.md5 else f"md5 mismatch: {digest}, expected {spec.md5}"

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from harness.atomic import write_atomic
+from harness.checksums import file_digest
 from harness.errors import MedbenchError
 from harness.paths import medbench_home
 
@@ -36,7 +37,7 @@ def fetch_https(url: str, sha256: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> P
     if urlsplit(url).scheme != "https":
         raise MedbenchError(f"weights URLs must be https://, not {url!r}")
     dest = download_cache() / f"{sha256}.weights"  # the name says nothing about the format; the loader reads bytes
-    if dest.is_file() and file_sha256(dest) == sha256:
+    if dest.is_file() and file_digest(dest) == sha256:
         return dest
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()),
                                          _HttpsOnlyRedirects())
@@ -54,14 +55,6 @@ def fetch_https(url: str, sha256: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> P
     except (OSError, http.client.HTTPException) as exc:
         raise MedbenchError(f"could not download {url} ({type(exc).__name__}: {exc}); try again") from None
     return dest
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verified_stream(response: Any, url: str, sha256: str, max_bytes: int) -> Callable[[BinaryIO], None]:
