@@ -2,7 +2,7 @@
 
 A CAM becomes a number where a task has lesion masks: the share of CAM energy inside the mask and
 the pointing-game hit rate (does the CAM's peak fall on the lesion?). CNNs are explained at their
-last feature stage. For ViTs the patch tokens entering the last block are viewed as a grid — the
+deepest feature stage that is still at least 7×7 at the input size. For ViTs the patch tokens entering the last block are viewed as a grid — the
 class token only reaches the patches through that block's attention, so later layers carry no
 patch gradient.
 """
@@ -23,6 +23,7 @@ from torch import nn
 
 POINTING_TOLERANCE = 0.05  # of the image side: the pointing game's 15 px at 224 px (Zhang et al. 2018), scaled
 OVERLAY_SIDE = 192  # px of each panel in the saved PNGs
+MIN_CAM_SIDE = 7  # the coarsest CAM grid used for a CNN: 7×7 is the usual last stage at 224 px (see cnn_stage)
 
 
 class _TokenGrid(nn.Module):
@@ -44,11 +45,24 @@ def _is_vit(model: nn.Module) -> bool:
     return hasattr(model, "blocks") and hasattr(model, "patch_embed")
 
 
+def cnn_stage(model: nn.Module, image_side: int) -> str:
+    """The deepest feature stage whose map is at least MIN_CAM_SIDE wide at this input size.
+
+    Grad-CAM's usual last stage is 2×2 for a 64 px ResNet input — too coarse to tell where a small
+    lesion is — so small inputs are explained one or two stages earlier.
+    """
+    stages = model.feature_info
+    for stage in reversed(stages):
+        if image_side // stage["reduction"] >= MIN_CAM_SIDE:
+            return stage["module"]
+    return stages[0]["module"]
+
+
 @contextlib.contextmanager
-def cam_layer(model: nn.Module) -> Iterator[tuple[nn.Module, str]]:
+def cam_layer(model: nn.Module, image_side: int) -> Iterator[tuple[nn.Module, str]]:
     """The layer Grad-CAM attributes to, and its name; a ViT gets a temporary token-grid adapter."""
     if not _is_vit(model):
-        name = model.feature_info[-1]["module"]
+        name = cnn_stage(model, image_side)
         yield model.get_submodule(name), name
         return
     last = model.blocks[-1]
@@ -67,7 +81,7 @@ def class_activation_maps(model: nn.Module, images: torch.Tensor, targets: torch
     model.eval()
     maps = []
     try:
-        with cam_layer(model) as (layer, name):
+        with cam_layer(model, images.shape[-1]) as (layer, name):
             gradcam = LayerGradCam(model, layer)
             for start in range(0, len(images), batch_size):
                 x = images[start:start + batch_size].float().requires_grad_(True)
