@@ -101,7 +101,7 @@ PRETRAIN_SMOKE = _register(Protocol(
 PRETRAIN_QUICK = _register(Protocol(
     name="pretrain-quick",
     description="A few minutes on 2 CPU cores: pretrains on cpmid-synth at its native 64 px for the embedded demo.",
-    image_size=None, epochs=8, batch_size=64, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
+    image_size=None, epochs=5, batch_size=64, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
     warmup_epochs=1.0, seeds=(0,), augmentation="flip_crop", select_on="accuracy",
     source="medbench declared choice (AdamW + cosine with warm-up)",
 ))

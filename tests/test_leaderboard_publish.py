@@ -85,7 +85,7 @@ class FakeHub(BaseHTTPRequestHandler):
         self.authorizations.add(self.headers.get("Authorization", ""))
         if parts[:3] == ["api", "repos", "create"]:
             request = json.loads(body)
-            key = f"{request['type']}s/{request['organization']}/{request['name']}"
+            key = f"{request.get('type', 'model')}s/{request['organization']}/{request['name']}"  # models send no type
             self.calls.append(("POST", f"create {key} sdk={request.get('sdk')}"))
             url = f"http://{self.headers['Host']}/{key}"
             if key in self.repos:  # the Hub answers 409 with the repo's url

@@ -9,6 +9,7 @@ import torch
 
 from harness.inits.safe_load import load_weights_file
 from tests.conftest import read_records, run_cli
+from tests.test_leaderboard_publish import FakeHub, hub  # noqa: F401  (the loopback Hub fixture)
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +46,15 @@ def test_init_cpmid_pretrains_first_when_no_release_exists_then_reuses_it(home: 
     assert a["status"] == "ok" and a["provenance"]["init_provenance"]["source"] == "cpmid"
     assert a["provenance"]["weights_sha256"] == b["provenance"]["weights_sha256"] and a["metrics"] == b["metrics"]
     assert a["model"]["load_report"]["matched_fraction"] == 1.0 and a["model"]["load_report"]["adapted_input_conv"]
+
+
+@pytest.mark.slow
+def test_pretrain_push_uploads_the_release_to_the_hub(home: Path, tmp_path: Path, hub: str):
+    release = tmp_path / "release"
+    env = {"MEDBENCH_HOME": str(home), "HF_ENDPOINT": hub, "HF_TOKEN": "hf_fake_write_token",
+           "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out", str(release),
+            "--quiet", "--push", "lab/cpmid-resnet18", env=env)
+    uploaded = FakeHub.repos["models/lab/cpmid-resnet18"]
+    assert {name: uploaded[name] for name in ("model.safetensors", "config.json", "README.md")} == \
+        {name: (release / name).read_bytes() for name in ("model.safetensors", "config.json", "README.md")}
