@@ -92,6 +92,11 @@ class FakeHub(BaseHTTPRequestHandler):
                 return self._reply(409, {"error": "You already created this space repo", "url": url})
             self.repos[key] = {"README.md": b"---\nsdk: static\n---\n"}
             return self._reply(200, {"url": url})
+        if parts[:2] == ["api", "validate-yaml"]:  # a model card's metadata check before upload
+            self.calls.append(("POST", "validate-yaml"))
+            return self._reply(200, {"errors": [], "warnings": []})
+        if len(parts) < 5:
+            return self._reply(404, {"error": "not emulated"})
         repo = self._repo(parts)
         if len(parts) >= 5 and parts[4] == "preupload":
             self.calls.append(("POST", f"preupload {repo}"))
