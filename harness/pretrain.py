@@ -82,12 +82,15 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
     report(f"pretraining {backbone} on {recipe} ({len(data.train)} train images, {num_classes} labels) with {protocol.name}")
     run = TrainingRun(model, objective_for(kind, num_classes, protocol), protocol, seed,
                       BatchTransform(CPMID_MEAN[:channels], CPMID_STD[:channels], protocol.augmentation, device), device)
-    outcome = run.fit(device_splits["train"], device_splits["val"], device_splits["val"], progress=progress)
+    folder = out or release_folder(recipe, backbone, protocol.name)
+    checkpoint = folder.parent / f".{folder.name}.checkpoint.pt"  # a killed pretraining resumes from here
+    outcome = run.fit(device_splits["train"], device_splits["val"], device_splits["val"], progress=progress,
+                      checkpoint=checkpoint)
     if outcome.status != "ok":
         raise MedbenchError(f"pretraining {backbone} on {recipe} {outcome.status}: {outcome.error}")
-    folder = out or release_folder(recipe, backbone, protocol.name)
     config = release_config(backbone, num_classes, channels, image_size, cpmid.label_names, manifest, protocol, outcome.metrics)
     write_release(folder, model, config, model_card(config, manifest))
+    checkpoint.unlink(missing_ok=True)
     report(f"wrote CPMID release {folder} (val accuracy {outcome.metrics.get('accuracy', float('nan')):.3f})")
     return folder
 
