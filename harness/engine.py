@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from harness.atomic import write_atomic
 from harness.data.batches import BatchTransform, TensorSplit, batch_order
 from harness.efficiency import (
     PeakMemory,
@@ -222,13 +223,7 @@ class TrainingRun:
                    "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
                    "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
                    "fit_state": dataclasses.asdict(state), "protocol": self.protocol.to_dict()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, lambda handle: torch.save(payload, handle))
 
     def _restore(self, path: Path, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler) -> "FitState":

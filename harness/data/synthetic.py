@@ -15,8 +15,6 @@ and fine-tuning on the other is a transfer test.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.data import LOADERS
+from harness.atomic import write_atomic
 from harness.data.arrays import SPLITS, ArrayDataset, TaskData
 from harness.errors import MedbenchError
 from harness.paths import medbench_home
@@ -739,17 +738,9 @@ def _read_cache(path: Path, n: int, size: int, channels: int) -> tuple[np.ndarra
 
 
 def _write_cache(path: Path, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves a half file under the final name."""
+    """Write atomically so a crash never leaves a half file under the final name."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, images=arrays[0], labels=arrays[1], masks=arrays[2])
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(path, lambda fh: np.savez(fh, images=arrays[0], labels=arrays[1], masks=arrays[2]))
     except OSError:
         pass  # a read-only cache only costs regeneration next time
 
