@@ -2,7 +2,9 @@
 
 The timing method follows timm's benchmark.py: warm up, synchronise around every timed region on
 CUDA, report the median over repeats together with its spread, and halve the batch size on CUDA
-out-of-memory. Library code here never changes global settings (threads, RNG, model placement).
+out-of-memory. Library code here leaves global settings as it found them (threads, RNG, model
+placement); only while timing inference does it let cuDNN autotune, so a record's speed is the
+model's, not that of the deterministic kernels its training asked for.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def measure_inference(
     if batch_size < 1 or repeats < 1 or warmup < 0:
         raise MedbenchError(f"need batch_size >= 1, repeats >= 1, warmup >= 0; got {batch_size}, {repeats}, {warmup}")
     device = torch.device(device)
-    with _eval_mode(model), torch.inference_mode(), _autocast(device, autocast_dtype):
+    with _eval_mode(model), _autotuned_cudnn(), torch.inference_mode(), _autocast(device, autocast_dtype):
         batch_size, batch_seconds = _time_batches_with_backoff(model, input_shape, device, batch_size, warmup, repeats)
         single_seconds = _time_forward(model, _random_input(1, input_shape, device), device, warmup, repeats)
     throughputs = [batch_size / s for s in batch_seconds]
@@ -142,6 +144,20 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abs
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+@contextlib.contextmanager
+def _autotuned_cudnn() -> Iterator[None]:
+    """cuDNN's fastest kernels for the block (timings are not results), then the caller's settings back."""
+    saved = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = True, False
+    torch.use_deterministic_algorithms(False)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[0], saved[1]
+        torch.use_deterministic_algorithms(saved[2], warn_only=warn_only)
 
 
 @contextlib.contextmanager

@@ -241,8 +241,7 @@ def _per_image_stats(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
             f"segmentation metrics need preds and targets of one shape (N, H, W); "
             f"got {tuple(preds.shape)} and {tuple(targets.shape)}"
         )
-    preds = preds.detach().to("cpu", torch.long)
-    targets = targets.detach().to("cpu", torch.long)
+    preds, targets = preds.detach().long(), targets.detach().to(preds.device, torch.long)
     stats = multiclass_stat_scores(preds, targets, num_classes, average=None, multidim_average="samplewise")
     return stats[..., [0, 1, 3]]
 
@@ -286,7 +285,8 @@ def _foreground_mean(per_class: torch.Tensor, empty: float = math.nan) -> torch.
 class ClassificationEvaluator:
     """Collects logits and targets over batches and computes classification_metrics once.
 
-    Eval splits here are small, so it keeps everything (CPU, float32) and computes exact AUROC.
+    Eval splits here are small, so it keeps everything and computes exact AUROC. Batches stay on
+    their device until `compute`: a copy to the host per batch would stall the GPU every batch.
     """
 
     def __init__(self, kind: str, num_classes: int) -> None:
@@ -297,13 +297,14 @@ class ClassificationEvaluator:
         self._targets: list[torch.Tensor] = []
 
     def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
-        self._logits.append(logits.detach().to("cpu", torch.float32))
-        self._targets.append(targets.detach().to("cpu"))
+        self._logits.append(logits.detach().float())
+        self._targets.append(targets.detach())
 
     def compute(self) -> dict[str, Any]:
         if not self._logits:
             raise MedbenchError("ClassificationEvaluator.compute() called before any update()")
-        return classification_metrics(self.kind, torch.cat(self._logits), torch.cat(self._targets), self.num_classes)
+        return classification_metrics(self.kind, torch.cat(self._logits).cpu(), torch.cat(self._targets).cpu(),
+                                      self.num_classes)
 
 
 class SegmentationEvaluator:
@@ -319,13 +320,12 @@ class SegmentationEvaluator:
             raise MedbenchError(
                 f"segmentation logits must be (N, {self.num_classes}, H, W); got {tuple(logits.shape)}"
             )
-        preds = logits.detach().argmax(dim=1).cpu()
-        self._stats.append(_per_image_stats(preds, targets.detach().cpu(), self.num_classes))
+        self._stats.append(_per_image_stats(logits.detach().argmax(dim=1), targets.detach(), self.num_classes))
 
     def compute(self) -> dict[str, Any]:
         if not self._stats:
             raise MedbenchError("SegmentationEvaluator.compute() called before any update()")
-        return _segmentation_from_stats(torch.cat(self._stats))
+        return _segmentation_from_stats(torch.cat(self._stats).cpu())
 
 
 # ---------------------------------------------------------------------------------------------
