@@ -94,17 +94,17 @@ def _single_label_metrics(logits: torch.Tensor, targets: torch.Tensor, num_class
     """Binary (as 2 classes) and multiclass: one softmax over C outputs, one true class per sample."""
     probs = logits.softmax(dim=1)
     present = torch.bincount(targets, minlength=num_classes) > 0
-    recall = multiclass_recall(probs, targets, num_classes, average=None)
+    recall = multiclass_recall(probs, targets, num_classes, average=None, validate_args=False)
     per_class_recall = [_float(r) if p else None for r, p in zip(recall, present)]
     auroc, absent = _auroc(probs, targets, present, num_classes)
     return {
-        "accuracy": _float(multiclass_accuracy(probs, targets, num_classes, average="micro")),
+        "accuracy": _float(multiclass_accuracy(probs, targets, num_classes, average="micro", validate_args=False)),
         "balanced_accuracy": _mean_defined(per_class_recall),
-        "weighted_accuracy_support": _float(multiclass_accuracy(probs, targets, num_classes, average="weighted")),
+        "weighted_accuracy_support": _float(multiclass_accuracy(probs, targets, num_classes, average="weighted", validate_args=False)),
         "auroc": auroc,
         "auroc_absent_classes": absent,
-        "f1_macro": _float(multiclass_f1_score(probs, targets, num_classes, average="macro")),
-        "ece": _float(multiclass_calibration_error(probs, targets, num_classes, n_bins=ECE_BINS, norm="l1")),
+        "f1_macro": _float(multiclass_f1_score(probs, targets, num_classes, average="macro", validate_args=False)),
+        "ece": _float(multiclass_calibration_error(probs, targets, num_classes, n_bins=ECE_BINS, norm="l1", validate_args=False)),
         "per_class_recall": per_class_recall,
     }
 
@@ -118,27 +118,27 @@ def _auroc(
     if int(present.sum()) < 2:
         return None, absent
     if num_classes == 2:
-        return _float(binary_auroc(probs[:, 1], targets)), absent
-    per_class = [_float(binary_auroc(probs[:, c], (targets == c).long())) for c in range(num_classes) if present[c]]
+        return _float(binary_auroc(probs[:, 1], targets, validate_args=False)), absent
+    per_class = [_float(binary_auroc(probs[:, c], (targets == c).long(), validate_args=False)) for c in range(num_classes) if present[c]]
     return _mean_defined(per_class), absent
 
 
 def _multilabel_metrics(logits: torch.Tensor, targets: torch.Tensor, num_labels: int) -> dict[str, Any]:
     """Multilabel: each label a binary decision at probability 0.5, averaged over labels."""
     probs = logits.sigmoid()
-    tp, fp, tn, fn, _ = multilabel_stat_scores(probs, targets, num_labels, average=None).T
+    tp, fp, tn, fn, _ = multilabel_stat_scores(probs, targets, num_labels, average=None, validate_args=False).T
     sensitivity = [_ratio(a, a + b) for a, b in zip(tp, fn)]
     specificity = [_ratio(a, a + b) for a, b in zip(tn, fp)]
     label_balanced = [_mean_defined([se, sp]) for se, sp in zip(sensitivity, specificity)]
     label_support_weighted = (tp + tn).double() / targets.shape[0]
     auroc, absent = _multilabel_auroc(probs, targets)
     return {
-        "accuracy": _float(multilabel_accuracy(probs, targets, num_labels, average="macro")),
+        "accuracy": _float(multilabel_accuracy(probs, targets, num_labels, average="macro", validate_args=False)),
         "balanced_accuracy": _mean_defined(label_balanced),
         "weighted_accuracy_support": _float(label_support_weighted.mean()),
         "auroc": auroc,
         "auroc_absent_classes": absent,
-        "f1_macro": _float(multilabel_f1_score(probs, targets, num_labels, average="macro")),
+        "f1_macro": _float(multilabel_f1_score(probs, targets, num_labels, average="macro", validate_args=False)),
         "ece": _mean_defined([_label_ece(probs[:, j], targets[:, j]) for j in range(num_labels)]),
         "per_class_recall": sensitivity,
     }
@@ -150,14 +150,14 @@ def _multilabel_auroc(probs: torch.Tensor, targets: torch.Tensor) -> tuple[float
     defined = (positives > 0) & (positives < targets.shape[0])
     absent = [j for j in range(targets.shape[1]) if not defined[j]]
     _warn_absent(absent)
-    per_label = [_float(binary_auroc(probs[:, j], targets[:, j])) for j in range(targets.shape[1]) if defined[j]]
+    per_label = [_float(binary_auroc(probs[:, j], targets[:, j], validate_args=False)) for j in range(targets.shape[1]) if defined[j]]
     return _mean_defined(per_label), absent
 
 
 def _label_ece(prob: torch.Tensor, target: torch.Tensor) -> float | None:
     """Top-label ECE of one sigmoid output, read as the 2-class distribution (1 - p, p)."""
     two_class = torch.stack([1 - prob, prob], dim=1)
-    return _float(multiclass_calibration_error(two_class, target, 2, n_bins=ECE_BINS, norm="l1"))
+    return _float(multiclass_calibration_error(two_class, target, 2, n_bins=ECE_BINS, norm="l1", validate_args=False))
 
 
 def _warn_absent(absent: list[int]) -> None:

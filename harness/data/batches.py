@@ -82,11 +82,12 @@ class BatchTransform:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None,
                  masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = images.float()
+        # one pass converts and lays out (a fresh copy, so the in-place normalisation below is safe)
+        x = images.to(torch.float32, memory_format=self.memory_format, copy=True)
         if generator is not None and self.augmentation != "none":
             x, masks = self._augment(x, generator, masks)
-        x = (x - self.mean) * self.inv_std
-        return x.contiguous(memory_format=self.memory_format), masks
+            x = x.contiguous(memory_format=self.memory_format)
+        return x.sub_(self.mean).mul_(self.inv_std), masks
 
     def _augment(self, x: torch.Tensor, generator: torch.Generator,
                  masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
