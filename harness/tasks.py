@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from harness.audit.policy import DEFAULT_POLICY, POLICIES
 from harness.data import LOADERS, DataStatus, TaskData, data_status
 from harness.errors import MedbenchError
 from harness.registry import Registry
@@ -51,6 +52,7 @@ class TaskSpec:
     tags: tuple[str, ...] = ()
     url: str = ""  # where `medbench data fetch` downloads source.args.file from
     md5: str = ""  # the published checksum of that file; required with url
+    audit_policy: str = DEFAULT_POLICY  # what a run does about cross-split copies (harness.audit.policy)
     card_path: str = ""
 
     @property
@@ -93,6 +95,9 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
         raise MedbenchError(f"{where}: md5 must be 32 hex digits, not {md5!r}")
     if url and not md5:
         raise MedbenchError(f"{where}: a card with a url needs the file's md5, so downloads can be verified")
+    policy = str(raw.get("audit_policy", DEFAULT_POLICY))
+    if policy not in POLICIES:
+        raise MedbenchError(f"{where}: audit_policy must be one of {', '.join(POLICIES.names())}, not {policy!r}")
     labels = tuple(str(x) for x in raw["label_names"])
     if raw["kind"] == "binary" and len(labels) != 2:
         raise MedbenchError(f"{where}: a binary task needs exactly 2 label_names, got {len(labels)}")
@@ -114,6 +119,7 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
             tags=tuple(str(t) for t in raw.get("tags", ())),
             url=url,
             md5=md5,
+            audit_policy=policy,
             card_path=where,
         )
     except (TypeError, ValueError) as exc:

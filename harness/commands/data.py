@@ -1,9 +1,11 @@
-"""`medbench data`: download a task's published file, re-check checksums, export a folder dataset's split."""
+"""`medbench data`: download a task's published file, re-check checksums, export a folder dataset's split,
+audit a dataset for copies."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,6 +95,37 @@ def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
     else:
         write_text_atomic(out, buffer.getvalue())
         click.echo(f"wrote {out}")
+
+
+@data.command("audit")
+@click.argument("names", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every registered task whose data are present or generated.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per dataset, one per line.")
+@click.option("--refresh", is_flag=True, help="Audit again even when an audit of the same pixels is cached.")
+@user_errors
+def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: bool, refresh: bool) -> None:
+    """Exact and near copies inside and across the splits of NAMES (or --all), cached per data checksum."""
+    from harness.audit import audit_task
+    from harness.audit.report import describe
+    from harness.tasks import get_task, tasks
+
+    if bool(split_list(names)) == every:
+        raise MedbenchError("name the task(s) to audit, or pass --all (not both)")
+    specs = [get_task(n) for n in split_list(names)] or [tasks().get(n) for n in tasks().names()]
+    absent = [spec.name for spec in specs if every and spec.status(data_dir).state in ("missing", "downloadable")]
+    audited = [spec for spec in specs if spec.name not in absent]
+    if not audited:
+        raise MedbenchError(f"no task has its data in {data_dir or 'the default data folder'}; "
+                            f"get some with `medbench data fetch NAME` or pass --data-dir")
+    for i, spec in enumerate(audited):
+        result, cached = audit_task(spec, data_dir, refresh=refresh)
+        if as_json:
+            click.echo(json.dumps({**result.to_dict(), "policy": spec.audit_policy, "cached": cached}))
+        else:
+            click.echo(("\n" if i else "") + "\n".join(describe(result, spec.audit_policy, cached)))
+    if absent:
+        click.echo(f"skipped {len(absent)} task(s) whose data are not present: {', '.join(absent)}", err=True)
 
 
 def _sized_task(name: str, size: int | None) -> "TaskSpec":

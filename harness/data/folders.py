@@ -571,3 +571,4 @@ def _indexed_mask(path: Path, mask: Image.Image, size: int, num_classes: int) ->
 
 _LISTERS: dict[str, Lister] = {"image_folders": _class_folder_items, "image_mask_folders": _image_mask_items,
                                "csv_list": _csv_items}
+FOLDER_LOADERS = frozenset(_LISTERS)  # loaders whose items are files with ids (`folder_splits` lists them)

@@ -1,0 +1,74 @@
+"""Audits cached per dataset checksum under $MEDBENCH_HOME/audits/<task>/<data sha256>.json: the same
+pixels are audited once, whatever folder they were loaded from; changed pixels get a new audit."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import harness
+from harness.atomic import write_text_atomic
+from harness.audit.find import find_copies
+from harness.audit.near import NearRule
+from harness.audit.result import Audit
+from harness.data.arrays import SPLITS, TaskData
+from harness.data.folders import FOLDER_LOADERS, folder_splits
+from harness.errors import MedbenchError
+from harness.paths import medbench_home
+from harness.provenance import now_utc
+
+if TYPE_CHECKING:
+    from harness.tasks import TaskSpec
+
+
+
+def audit_root() -> Path:
+    return medbench_home() / "audits"
+
+
+def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | None = None,
+               refresh: bool = False, rule: NearRule = NearRule()) -> tuple[Audit, bool]:
+    """The audit of the task's data as loaded (`data`, or loaded from `data_dir`), and whether it came
+    from the cache. A cached audit made with another rule or audit version is redone."""
+    data = data if data is not None else spec.load(data_dir)
+    sha = data.sha256
+    path = audit_root() / spec.name / f"{sha}.json"
+    cached = None if refresh else _read(path)
+    if cached is not None and cached.near_rule == rule.describe():
+        return cached, True
+    started = time.perf_counter()
+    groups = find_copies({split: data.split(split).images for split in SPLITS}, rule, _item_names(spec, data_dir))
+    audit = Audit(spec.name, sha, {split: len(data.split(split)) for split in SPLITS}, groups, rule.describe(),
+                  round(time.perf_counter() - started, 2), now_utc(), harness.__version__)
+    try:
+        write_text_atomic(path, json.dumps(audit.to_dict(), indent=1) + "\n")
+    except OSError:
+        pass  # a read-only cache only costs auditing again next time
+    return audit, False
+
+
+def latest_audit(name: str) -> Audit | None:
+    """The most recently written readable audit of the task, whatever data it was loaded from."""
+    folder = audit_root() / name
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+    return next((audit for audit in map(_read, paths) if audit is not None), None)
+
+
+def _read(path: Path) -> Audit | None:
+    """None for an absent, unreadable or outdated cache file: it is simply computed again."""
+    try:
+        return Audit.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, MedbenchError):
+        return None
+
+
+def _item_names(spec: "TaskSpec", data_dir: Path | None) -> dict[str, list[str]] | None:
+    """File ids per split for folder datasets, in load order; array files only have indices."""
+    if spec.source.loader not in FOLDER_LOADERS:
+        return None
+    names: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for key, _, split in folder_splits(spec, data_dir):
+        names[split].append(key)
+    return names
