@@ -32,13 +32,27 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where real data files are looked up.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@click.option("--fast", is_flag=True,
+              help="Non-deterministic cuDNN autotuning and TF32 (GPU speed; a seed no longer repeats bit for bit); recorded.")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (pays on long GPU runs); recorded.")
+@click.option("--mode", default="finetune", show_default=True,
+              help="finetune (end to end) | linear-probe (a head on frozen features) | knn (frozen features, cosine).")
+@click.option("--label-budget", default="full", show_default=True,
+              help="Labels per class in a seeded class-balanced training subset (e.g. 1, 8, 64, 256), or full; "
+                   "segmentation: training images.")
+@click.option("--image-size", type=int, default=None,
+              help="Input size in px (e.g. 28, 64, 128, 224), overriding the protocol's; MedMNIST+ files of that size "
+                   "are used when present.")
+@click.option("--knn-k", type=int, default=None, help="Neighbours for --mode knn (default 11, as MedMNIST+); recorded.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | None, protocol_name: str, seeds: str | None,
-        stem: str | None, out: Path, data_dir: Path | None, device: str, quiet: bool) -> None:
-    """Fine-tune each backbone from each init source on each task, one JSON record per seed."""
-    from harness.engine import pick_device
+        stem: str | None, out: Path, data_dir: Path | None, device: str, fast: bool, compile_model: bool, mode: str,
+        label_budget: str, image_size: int | None, knn_k: int | None, quiet: bool) -> None:
+    """Evaluate each backbone from each init source on each task (fine-tune, probe or kNN), one JSON record per seed."""
+    from harness.engine import SpeedOptions, pick_device
     from harness.protocols import PROTOCOLS
+    from harness.regimes import KNN_K, Regime, parse_label_budget
     from harness.runner import run_grid
     from harness.tasks import get_task, tasks_tagged
 
@@ -46,7 +60,9 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     seed_list = parse_seeds(seeds) if seeds else protocol.seeds
     tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
     run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
-             pick_device(device), report=click.echo, progress=not quiet)
+             pick_device(device), report=click.echo, progress=not quiet,
+             speed=SpeedOptions(fast=fast, compile=compile_model),
+             regime=Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k))
 
 
 @main.group()
@@ -73,11 +89,20 @@ def tasks_list(data_dir: Path | None) -> None:
 @click.argument("name")
 @user_errors
 def tasks_show(name: str) -> None:
+    """The card, and the latest cached audit of its data (computing one is `medbench data audit`)."""
     import yaml
 
+    from harness.audit import latest_audit
+    from harness.audit.report import summary
     from harness.tasks import get_task
 
-    click.echo(yaml.safe_dump(get_task(name).to_dict(), sort_keys=False, allow_unicode=True).rstrip())
+    spec = get_task(name)
+    click.echo(yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True).rstrip())
+    audit = latest_audit(spec.name)
+    if audit is None:
+        click.echo(f"audit: not computed yet; run `medbench data audit {spec.name}` (cached afterwards)")
+    else:
+        click.echo("audit (latest cached):\n" + "\n".join(f"  {line}" for line in summary(audit)))
 
 
 @main.group()

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from harness import distributed
 from harness.atomic import write_atomic
 from harness.data.batches import BatchTransform, TensorSplit, batch_order
 from harness.efficiency import (
@@ -30,8 +31,7 @@ from harness.efficiency import (
     measure_inference,
 )
 from harness.errors import MedbenchError
-from harness.metrics import HIGHER_IS_BETTER
-from harness.objectives import Objective
+from harness.objectives import Objective, selection_score
 from harness.protocols import Protocol
 
 DIVERGENCE_CHECK_EVERY = 20  # steps between loss finiteness checks (each check syncs the device)
@@ -47,6 +47,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.backends.cudnn.benchmark = not deterministic
     torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cuda.matmul.allow_tf32 = not deterministic
+    torch.backends.cudnn.allow_tf32 = not deterministic
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -88,12 +90,40 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class SpeedOptions:
+    """How a run trades bit-reproducibility and start-up time for speed; recorded with every result.
+
+    `fast` (seed_everything(deterministic=False)) lets cuDNN pick kernels by timing them and allows TF32;
+    `channels_last` (None: on CUDA only, where convolutions gain from it) changes the memory
+    layout, not the numbers; `compile` wraps the model in torch.compile (pays on long GPU runs).
+    """
+
+    fast: bool = False
+    channels_last: bool | None = None
+    compile: bool = False
+
+    def resolved(self, device: torch.device) -> "SpeedOptions":
+        layout = device.type == "cuda" if self.channels_last is None else self.channels_last
+        return dataclasses.replace(self, channels_last=layout)
+
+
 class TrainingRun:
     """One fine-tuning run of a model under a protocol, on already prepared tensors."""
 
     def __init__(self, model: nn.Module, objective: Objective, protocol: Protocol, seed: int,
-                 transform: BatchTransform, device: torch.device) -> None:
-        self.model = model.to(device)
+                 transform: BatchTransform, device: torch.device, speed: SpeedOptions = SpeedOptions()) -> None:
+        self.speed = speed.resolved(device)
+        self.model = distributed.prepare(model, device).to(device)
+        if self.speed.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+            transform.memory_format = torch.channels_last
+        self.forward = torch.compile(self.model) if self.speed.compile else self.model
+        self.train_forward = self.forward  # under torchrun: the DDP wrapper, which all-reduces gradients
+        if distributed.world_size() > 1:
+            distributed.check_batch(protocol.batch_size)
+            ddp = distributed.data_parallel(self.model, device)
+            self.train_forward = torch.compile(ddp) if self.speed.compile else ddp
         self.objective = objective
         self.protocol = protocol
         self.transform = transform
@@ -103,45 +133,49 @@ class TrainingRun:
         self.loss_fn = objective.loss_fn()
 
     def _selection_value(self, metrics: dict[str, Any]) -> float:
-        name = self.objective.select_on
-        value = metrics.get(name)
-        if value is None:  # e.g. AUROC undefined on a single-class validation set
-            name = "accuracy" if "accuracy" in metrics else "iou_per_image_mean"
-            value = metrics.get(name)
-        if value is None:
-            return -math.inf
-        return value if HIGHER_IS_BETTER.get(name, True) else -value
+        return selection_score(metrics, self.objective.select_on)
 
     def make_optimizer(self, steps_per_epoch: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
         """timm's optimizer factory (no weight decay on norms and biases) and the protocol's per-step schedule."""
         p = self.protocol
+        fused = {"fused": True} if self.device.type == "cuda" and p.optimizer in ("adam", "adamw") else {}
         optimizer = timm.optim.create_optimizer_v2(self.model, opt=p.optimizer, lr=p.lr, weight_decay=p.weight_decay,
-                                                   momentum=p.momentum)
+                                                   momentum=p.momentum, **fused)
         schedule = lr_factor(p, p.epochs * steps_per_epoch, steps_per_epoch)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor, optimizer: torch.optim.Optimizer,
                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> torch.Tensor:
-        """One optimizer step on a uint8 batch; returns the detached loss (no device sync)."""
+        """One optimizer step on a uint8 batch; returns the detached loss (no device sync).
+
+        Under torchrun every rank augments the whole global batch (so the generator stays in step with a
+        single-process run) and trains on its rows; the returned loss is this rank's share of the batch mean.
+        """
         x, warped = self.transform(images, self.generator, targets if self.objective.dense else None)
+        rows = distributed.train_rows()
+        x, targets = x[rows], (warped if self.objective.dense else targets)[rows]
+        share = len(x) / len(images)
         with self.autocast:
-            loss = self.loss_fn(self.model(x).float(), warped if self.objective.dense else targets)
+            loss = self.loss_fn(self.train_forward(x).float(), targets)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * (share * distributed.world_size())).backward()  # DDP averages over ranks: gradients of the batch mean
         optimizer.step()
         scheduler.step()
-        return loss.detach()
+        return loss.detach() * share
 
     @torch.no_grad()
     def evaluate(self, split: TensorSplit) -> dict[str, Any]:
+        """Metrics of the current weights; under torchrun each rank scores a share, all get every logit back."""
+        distributed.average_buffers(self.model)
         self.model.eval()
         evaluator = self.objective.evaluator()
         for start in range(0, len(split), self.protocol.eval_batch_size):
             images = split.images[start:start + self.protocol.eval_batch_size]
-            x, _ = self.transform(images)
+            x, _ = self.transform(images[distributed.eval_rows(len(images))])
             with self.autocast:
-                logits = self.model(x)
-            evaluator.update(logits.float(), split.targets[start:start + self.protocol.eval_batch_size])
+                logits = self.forward(x)
+            evaluator.update(distributed.gather_rows(logits.float(), len(images)),
+                             split.targets[start:start + self.protocol.eval_batch_size])
         return evaluator.compute()
 
     def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True,
@@ -157,7 +191,8 @@ class TrainingRun:
         image_shape = tuple(train.images.shape[1:])
         with PeakMemory(self.device) as peak:
             start_wall = time.perf_counter()
-            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs", disable=not progress, leave=False)
+            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs", leave=False,
+                       disable=not progress or not distributed.is_main())
             for epoch in bar:
                 train_loss = self._train_epoch(train, optimizer, scheduler, state)
                 if not math.isfinite(train_loss):
@@ -194,7 +229,7 @@ class TrainingRun:
             "resumed": state.resumed,
             "selection": f"best validation {self.objective.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
         }
-        if outcome.status == "ok":
+        if outcome.status == "ok" and distributed.is_main():  # timed on rank 0 alone: ranks would compete for the CPU
             outcome.efficiency.update(measure_inference(self.model, image_shape, self.device, batch_size=min(64, p.eval_batch_size)))
         return outcome
 
@@ -208,17 +243,19 @@ class TrainingRun:
             index = index.to(self.device)
             loss_sum += self.train_step(train.images[index], train.targets[index], optimizer, scheduler) * len(index)
             seen += len(index)
-            if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+            if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(distributed.total(loss_sum)):
                 break
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         state.train_seconds += time.perf_counter() - tic
         state.train_images += seen
-        return (loss_sum / max(seen, 1)).item()
+        return (distributed.total(loss_sum) / max(seen, 1)).item()
 
     def _save(self, path: Path, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
               state: "FitState") -> None:
         """Everything needed to continue bit-for-bit: weights, optimizer, schedule, every RNG, best-so-far."""
+        if not distributed.is_main():  # every rank holds the same state; rank 0 writes the one copy
+            return
         payload = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                    "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
                    "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],

@@ -6,13 +6,14 @@ segmentation masks move with the augmentation while class labels do not.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol as TypingProtocol
 
 import torch
 from torch import nn
 
-from harness.metrics import ClassificationEvaluator, SegmentationEvaluator
+from harness.metrics import HIGHER_IS_BETTER, ClassificationEvaluator, SegmentationEvaluator
 from harness.protocols import Protocol
 
 
@@ -70,3 +71,18 @@ def objective_for(kind: str, num_classes: int, protocol: Protocol) -> Objective:
     if kind == "segmentation":
         return SegmentationObjective(num_classes, protocol.select_on_segmentation)
     return ClassificationObjective(kind, num_classes, protocol.select_on)
+
+
+def selection_score(metrics: dict[str, Any], select_on: str) -> float:
+    """The validation number a model (epoch, probe weight decay) is chosen by, larger = better.
+
+    Falls back to accuracy (segmentation: per-image IoU) where the chosen metric is undefined,
+    e.g. AUROC on a single-class validation set; -inf when nothing is defined.
+    """
+    name, value = select_on, metrics.get(select_on)
+    if value is None:
+        name = "accuracy" if "accuracy" in metrics else "iou_per_image_mean"
+        value = metrics.get(name)
+    if value is None:
+        return -math.inf
+    return value if HIGHER_IS_BETTER.get(name, True) else -value

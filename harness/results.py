@@ -20,6 +20,8 @@ from harness.errors import MedbenchError
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "diverged", "failed")
+DEFAULT_MODE = "finetune"  # what a record without `mode` was: records predate evaluation regimes
+FULL_BUDGET = "full"  # label budget of a run on every training label
 
 
 def json_safe(value: Any) -> Any:
@@ -48,8 +50,11 @@ def slug(text: str) -> str:
     return clean
 
 
-def record_path(out: Path, task: str, init: str, backbone: str, protocol: str, seed: int) -> Path:
-    return out / task / f"{slug(init)}__{slug(backbone)}__{protocol}__seed{seed}.json"
+def record_path(out: Path, task: str, init: str, backbone: str, protocol: str, seed: int, variant: str = "") -> Path:
+    """`variant` names a non-default evaluation regime (e.g. `linear-probe__budget8__px224`); the default has none,
+    so records made before regimes existed keep their names."""
+    middle = f"{protocol}__{variant}" if variant else protocol
+    return out / task / f"{slug(init)}__{slug(backbone)}__{middle}__seed{seed}.json"
 
 
 def load_record(path: Path) -> dict[str, Any]:
@@ -78,11 +83,25 @@ def scalars(section: dict[str, Any] | None) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
+def regime_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's evaluation regime as table columns; records made before regimes existed were fine-tuned on every
+    label at their model's size. `label_budget` is text ("8", "full") so one column holds both kinds."""
+    budget = record.get("label_budget")
+    return {"mode": record.get("mode") or DEFAULT_MODE, "label_budget": FULL_BUDGET if budget is None else str(budget),
+            "image_size": record.get("image_size") or (record.get("model") or {}).get("image_size")}
+
+
+def budget_order(budgets: pd.Series) -> pd.Series:
+    """Sort key for label budgets: numerically, `full` last."""
+    return pd.to_numeric(budgets, errors="coerce").fillna(float("inf"))
+
+
 def records_frame(folder: Path) -> pd.DataFrame:
-    """One row per record: identity columns, status, and every scalar metric / efficiency figure."""
+    """One row per record: identity columns (regime included), status, and every scalar metric / efficiency figure."""
     rows = []
     for path, record in iter_records(folder):
         row = {key: record.get(key) for key in ("task", "init", "backbone", "protocol", "seed", "status")}
+        row.update(regime_of(record))
         row["path"] = str(path)
         for section in ("metrics", "efficiency"):
             row.update(scalars(record.get(section)))
@@ -90,25 +109,30 @@ def records_frame(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-KEYS = ["task", "init", "backbone", "protocol"]
+KEYS = ["task", "init", "backbone", "protocol", "mode", "label_budget", "image_size"]
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    return budget_order(column) if column.name == "label_budget" else column
 
 
 def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Mean ± sd over seeds per (task, init, backbone, protocol); runs that did not finish are counted, not averaged."""
+    """Mean ± sd over seeds per (task, init, backbone, protocol, regime); runs that did not finish are counted, not
+    averaged."""
     if frame.empty:
         return pd.DataFrame()
     ok = frame[frame["status"] == "ok"]
-    grouped = frame.groupby(KEYS, sort=True)
+    grouped = frame.groupby(KEYS, sort=False, dropna=False)
     table = grouped.agg(seeds=("seed", "nunique")).reset_index()
-    not_ok = frame[frame["status"] != "ok"].groupby(KEYS)["status"].agg(lambda s: ",".join(sorted(set(s))))
+    not_ok = frame[frame["status"] != "ok"].groupby(KEYS, dropna=False)["status"].agg(lambda s: ",".join(sorted(set(s))))
     table = table.merge(not_ok.rename("not_ok").reset_index(), on=KEYS, how="left")
     for metric in metrics:
         if metric not in ok:
             continue
-        stats = ok.groupby(KEYS)[metric].agg(["mean", "std", "count"]).reset_index()
+        stats = ok.groupby(KEYS, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
         stats = stats.rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_sd", "count": f"{metric}_n"})
         table = table.merge(stats, on=KEYS, how="left")
-    return table
+    return table.sort_values(KEYS, key=_sort_key, kind="stable").reset_index(drop=True)
 
 
 def format_mean_sd(mean: float, sd: float, n: int) -> str:

@@ -3,11 +3,16 @@
 Data are loaded once per task and weights resolved once per (init, backbone); each seed builds a
 fresh model. A user mistake (unknown name, bad weights) stops the grid with its message; a run
 that breaks while training is recorded as `failed` with the error, so a sweep loses nothing.
+Each cell is claimed before it runs (harness.claims), so workers sharing one results folder never
+run a cell twice; under torchrun the ranks train one cell together and rank 0 writes its record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -15,24 +20,33 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from harness import distributed
+from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.atomic import write_atomic
+from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
-from harness.engine import Outcome, TrainingRun, seed_everything
+from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
 from harness.objectives import objective_for
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
-from harness.results import SCHEMA_VERSION, load_record, record_path, write_json_atomic
+from harness.regimes import CellInputs, ModeResult, Regime
+from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
+from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
 Report = Callable[[str], None]
 CAM_SCORE_LIMIT = 256  # test images explained per classification run
+
+
+def _silent(message: str) -> None:
+    """The report of ranks other than 0 under torchrun: one voice per job."""
 
 
 @dataclass(frozen=True)
@@ -101,31 +115,52 @@ def save_predictions(run: TrainingRun, task: TaskSpec, test: TensorSplit, path: 
     write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
-def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
-             progress: bool = True, checkpoint: Path | None = None, artifact_dir: Path | None = None) -> dict[str, Any]:
-    """One seeded run → a complete record (not yet written); CAM images and predictions go to `artifact_dir`."""
-    started = now_utc()
-    image_size = protocol.image_size or cell.task.image_size
-    seed_everything(cell.seed)
-    model, load_report = _build_and_load(cell, protocol, weights, image_size)
-    mean, std = input_stats(weights, model, cell.task.channels)
-    splits = {name: prepare_split(limit(data.split(name), protocol.train_limit if name == "train" else protocol.eval_limit),
-                                  image_size, cell.task.kind, device) for name in ("train", "val", "test")}
-    run = TrainingRun(model, objective_for(cell.task.kind, cell.task.num_classes, protocol), protocol, cell.seed,
-                      BatchTransform(mean, std, protocol.augmentation, device), device)
+def finetune(inputs: CellInputs) -> ModeResult:
+    """End-to-end fine-tuning, the default mode (registered by harness.regimes.finetune): fit, select on validation,
+    then CAMs and test predictions."""
+    task, splits, artifact_dir = inputs.task, inputs.splits, inputs.artifact_dir
+    run = TrainingRun(inputs.model, objective_for(task.kind, task.num_classes, inputs.protocol), inputs.protocol,
+                      inputs.seed, inputs.transform, inputs.device, inputs.speed)
     try:
-        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=progress, checkpoint=checkpoint)
+        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=inputs.progress,
+                          checkpoint=inputs.checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+        if distributed.world_size() > 1:  # the other ranks would wait for this one forever: let torchrun stop them all
+            raise
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     artifacts: dict[str, Any] = {}
-    if outcome.status == "ok" and artifact_dir is not None and not cell.task.is_segmentation:
-        cam_metrics, artifacts = explain(run, cell.task, splits["test"], artifact_dir / "cams")
+    if outcome.status == "ok" and artifact_dir is not None and not task.is_segmentation and distributed.is_main():
+        cam_metrics, artifacts = explain(run, task, splits["test"], artifact_dir / "cams")
         outcome.metrics.update(cam_metrics)
-        save_predictions(run, cell.task, splits["test"], artifact_dir / "test_predictions.npz")
+        save_predictions(run, task, splits["test"], artifact_dir / "test_predictions.npz")
         artifacts["test_predictions"] = str((artifact_dir / "test_predictions.npz").relative_to(artifact_dir.parent))
+    return ModeResult(outcome, artifacts)
+
+
+def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
+             progress: bool = True, checkpoint: Path | None = None, artifact_dir: Path | None = None,
+             speed: SpeedOptions = SpeedOptions(), plan: TaskPlan | None = None) -> dict[str, Any]:
+    """One seeded run → a complete record (not yet written); CAM images and predictions go to `artifact_dir`.
+
+    `plan` says how the init is evaluated (mode, label budget, size); default: fine-tuned on every label."""
+    started = now_utc()
+    plan = plan or plan_task(cell.task, protocol)
+    image_size = protocol.image_size or cell.task.image_size
+    seed_everything(cell.seed, deterministic=not speed.fast)
+    model, load_report = _build_and_load(cell, protocol, weights, image_size)
+    mean, std = input_stats(weights, model, cell.task.channels)
+    train, budget = plan.train_set(limit(data.train, protocol.train_limit), cell.seed)
+    sets = {"train": train, "val": limit(data.val, protocol.eval_limit), "test": limit(data.test, protocol.eval_limit)}
+    splits = {name: prepare_split(ds, image_size, cell.task.kind, device) for name, ds in sets.items()}
+    identity = {"backbone": cell.backbone, "stem": protocol.stem, "image_size": image_size, "mean": mean, "std": std}
+    result = plan.mode.run(CellInputs(cell.task, cell.seed, protocol, plan.regime, model,
+                                      BatchTransform(mean, std, protocol.augmentation, device), splits, device, identity,
+                                      progress, checkpoint, artifact_dir, speed))
+    outcome, artifacts = result.outcome, result.artifacts
     return {
         "schema_version": SCHEMA_VERSION,
         "task": cell.task.name, "init": cell.init, "backbone": cell.backbone, "protocol": protocol.name, "seed": cell.seed,
+        **plan.record_fields({"budget": budget, **result.details}),  # mode, label_budget, image_size, regime
         "status": outcome.status, "error": outcome.error,
         "metrics": outcome.metrics, "metrics_last_epoch": outcome.metrics_last_epoch, "val_metrics": outcome.val_metrics,
         "efficiency": outcome.efficiency, "history": outcome.history, "artifacts": artifacts,
@@ -134,7 +169,8 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
                   "load_report": load_report},
         "provenance": {
             **software(),
-            "device": str(device), "hardware": hardware_info(device), "deterministic": True,
+            "device": str(device), "hardware": hardware_info(device), "deterministic": not speed.fast,
+            "speed_options": dataclasses.asdict(speed.resolved(device)), "distributed": distributed.describe(device),
             "data_sha256": data.sha256, "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
             "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
             "command": sys.argv, "started_at": started, "finished_at": now_utc(),
@@ -158,31 +194,74 @@ def checkpoint_path(out: Path, record: Path) -> Path:
     return out / ".checkpoints" / record.relative_to(out).with_suffix(".pt")
 
 
+@contextlib.contextmanager
+def claim_cell(out: Path, record: Path) -> Iterator[bool]:
+    """Whether this worker runs the cell: rank 0 claims it (unless another worker holds it or has finished it
+    since the grid was listed), tells the other ranks, and releases the claim when the block ends."""
+    claim = try_claim(claim_path(out, record)) if distributed.is_main() else None
+    if claim is not None and is_finished(record):
+        claim.release()
+        claim = None
+    try:
+        yield distributed.from_main(claim is not None)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def resolve_weights(out: Path, init: str, backbone: str, protocol: str) -> ResolvedWeights:
+    """Resolved while holding a claim in `out`, so workers needing the same release (e.g. `cpmid`, which
+    pretrains when absent) wait for the first one instead of building it side by side."""
+    with waiting_claim(out / ".claims" / ".weights" / f"{slug(init)}__{slug(backbone)}__{protocol}.claim"):
+        return resolve_init(init, backbone, protocol)
+
+
 def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], protocol: Protocol, seeds: tuple[int, ...],
-             out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True) -> list[Path]:
-    """Run every cell without a finished record; weights are resolved once, only for pairs still needed."""
+             out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True,
+             speed: SpeedOptions = SpeedOptions(), regime: Regime = Regime()) -> list[Path]:
+    """Run every cell without a finished record; weights are resolved once, only for pairs still needed.
+
+    Under torchrun every rank calls this; rank 0 claims cells, reports and writes records."""
+    device = distributed.start(device)
+    report = report if distributed.is_main() else _silent
     for backbone in backbones:
         check_backbone(backbone)
+    plans = plan_tasks(tasks, protocol, regime, data_dir, report)  # tasks the mode cannot score are skipped
+    tasks = [task for task in tasks if task.name in plans]
     pending = {task.name: [(init, backbone, seed) for init in inits for backbone in backbones for seed in seeds
-                           if not is_finished(record_path(out, task.name, init, backbone, protocol.name, seed))]
+                           if not is_finished(plans[task.name].record_path(out, init, backbone, seed))]
                for task in tasks}
+    pending = distributed.from_main(pending)  # ranks agree even if a worker finishes a cell while they look
     needed = {(init, backbone) for cells in pending.values() for init, backbone, _ in cells}
-    weights = {pair: resolve_init(*pair, protocol.name) for pair in sorted(needed)}
+    with distributed.main_first():
+        weights = {pair: resolve_weights(out, *pair, protocol.name) for pair in sorted(needed)}
     written = []
     for task in tasks:
         if not pending[task.name]:
             report(f"{task.name}: every record is already in {out}; nothing to run")
             continue
-        data = task.load(data_dir)
+        plan = plans[task.name]
+        with distributed.main_first():  # rank 0 downloads or generates, the others read its files
+            data = plan.data_task.load(data_dir)
+            data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
         for init, backbone, seed in pending[task.name]:
-            path = record_path(out, task.name, init, backbone, protocol.name, seed)
-            checkpoint = checkpoint_path(out, path)
-            record = run_cell(Cell(task, init, backbone, seed), protocol, data, weights[(init, backbone)], device,
-                              progress, checkpoint, artifact_dir=path.with_suffix(""))
-            write_json_atomic(path, record)
-            checkpoint.unlink(missing_ok=True)
+            path = plan.record_path(out, init, backbone, seed)
+            with claim_cell(out, path) as claimed:
+                if not claimed:
+                    report(f"{task.name} {init} {backbone} seed={seed}: another worker has it or finished it; skipped")
+                    continue
+                checkpoint = checkpoint_path(out, path)
+                record = run_cell(Cell(task, init, backbone, seed), plan.protocol, data, weights[(init, backbone)],
+                                  device, progress, checkpoint, artifact_dir=path.with_suffix(""), speed=speed,
+                                  plan=plan)
+                record["data_audit"] = data_audit
+                if distributed.is_main():
+                    write_json_atomic(path, record)
+                    checkpoint.unlink(missing_ok=True)
             written.append(path)
             headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc", "iou", "dice")}
             shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
-            report(f"{task.name} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
+            variant = f" [{plan.regime.tag}]" if plan.regime.tag else ""
+            report(f"{task.name}{variant} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
+    distributed.barrier()  # no rank leaves the job while rank 0 is still writing
     return written

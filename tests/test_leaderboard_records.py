@@ -54,8 +54,13 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
     record = {
         "schema_version": SCHEMA_VERSION, "task": task, "init": init, "backbone": backbone, "protocol": protocol,
         "seed": seed, "status": status, "error": "RuntimeError: boom" if status == "failed" else None,
+        "mode": "finetune", "label_budget": "full", "image_size": spec.image_size,
+        "regime": {"tag": "", "size_override": False, "budget": {"train_images": spec.splits["train"]},
+                   "image_source": {"card": task, "native_size": spec.image_size, "resized": False}},
         "metrics": metrics, "metrics_last_epoch": metrics, "val_metrics": metrics, "efficiency": efficiency,
         "artifacts": {},
+        "data_audit": {"policy": "warn", "audited_sha256": "d" * 64, "cross_split_exact": 1, "cross_split_near": 2,
+                       "train_in_cross_split_groups": 3, "dropped_train": 0, "near_min_correlation": 0.95},
         "history": [{"epoch": e, "lr": 0.002, "train_loss": 1.0 / (e + 1), "val_accuracy": level, "val_auroc": level + 0.1}
                     for e in range(config["epochs"])],
         "model": {"backbone": backbone, "stem": "default", "num_classes": spec.num_classes, "in_chans": spec.channels,
@@ -63,6 +68,8 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
                   "load_report": None},
         "provenance": {
             **software(), "device": "cpu", "deterministic": True,
+            "speed_options": {"fast": False, "channels_last": False, "compile": False},
+            "distributed": {"world_size": 1},
             "hardware": {"cpu_count": 2, "cpu_count_usable": 2, "cpu_model": "test CPU", "cuda_version": None,
                          "cudnn_version": None, "device_memory_bytes": None, "device_name": "test CPU",
                          "device_type": "cpu", "platform": "Linux", "torch_threads": 2},
@@ -117,3 +124,6 @@ def test_generated_records_match_a_real_run_and_build_a_site(tmp_path: Path):
     assert str(index.resolve()) in proc.stdout and "synth-xray-cls" in index.read_text()
     cams = real.get("artifacts", {}).get("cam_pngs", [])
     assert bool(list((tmp_path / "site" / "cams").glob("*.png"))) == bool(cams)  # the CAM gallery came along
+    (task_page,) = [page for page in (tmp_path / "site").rglob("*.html") if "<h1>synth-xray-cls</h1>" in page.read_text()]
+    audit = real["data_audit"]
+    assert f"{audit['cross_split_exact']} exact and {audit['cross_split_near']} near-duplicate group(s)" in task_page.read_text()

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from harness.cam import class_activation_maps, localisation_scores
-from harness.data.batches import BatchTransform, prepare_split
+from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.inits import resolve_init
 from harness.metrics import SegmentationEvaluator
 from harness.models import build_classifier
@@ -64,7 +64,7 @@ def test_localisation_scores_on_known_maps():
 
 @pytest.mark.slow
 def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path):
-    task = get_task("synth-ultrasound-cls")
+    task = get_task("synth-histo-cls")  # the family whose lesions carry the class signal most plainly
     data = task.load(None)
     protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
     record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
@@ -73,7 +73,7 @@ def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path
 
     torch.manual_seed(0)
     untrained = build_classifier("resnet18", task.num_classes, task.channels, task.image_size)
-    test = prepare_split(data.test.subset(np.arange(200)), task.image_size, task.kind, CPU)
+    test = prepare_split(limit(data.test, protocol.eval_limit), task.image_size, task.kind, CPU)  # the run's test images
     images, _ = BatchTransform(tuple(record["model"]["mean"]), tuple(record["model"]["std"]), "none", CPU)(test.images)
     cams, _ = class_activation_maps(untrained, images, test.targets)
     baseline = localisation_scores(cams, test.masks)

@@ -21,8 +21,9 @@ import pandas as pd
 
 from harness.errors import MedbenchError
 from harness.leaderboard.definition import EFFICIENCY, Definition, MetricSpec, default_definition
+from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
-from harness.results import iter_records, scalars, slug
+from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars, slug
 
 CELL = ["init", "backbone", "task"]
 ROW = ["init", "backbone"]
@@ -63,6 +64,7 @@ class Board:
     task_cards: dict[str, dict[str, Any]]
     entries: dict[str, Entry]
     notes: tuple[str, ...]
+    regimes: pd.DataFrame = field(default_factory=pd.DataFrame)  # label efficiency: see harness.leaderboard.regimes
 
 
 def _is_contaminated(record: dict[str, Any]) -> bool:
@@ -98,6 +100,7 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
             "torch": prov.get("torch"), "timm": prov.get("timm"), "device": prov.get("device"),
             "data_sha256": prov.get("data_sha256"), "weights_sha256": prov.get("weights_sha256"),
             "predictions": (record.get("artifacts") or {}).get("test_predictions"),
+            **regime_of(record), "size_override": bool((record.get("regime") or {}).get("size_override")),
         }
         row["state"] = "contaminated" if row["contaminated"] else row["status"]
         for section, prefix in (("metrics", "metric:"), ("efficiency", "eff:")):
@@ -110,23 +113,41 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
         entry.manifest = entry.manifest or dict(init_prov.pop("manifest", None) or {})
         entry.init_provenance = entry.init_provenance or {k: v for k, v in init_prov.items() if k != "manifest"}
         entry.cams.extend(_cams(record, path, root))
-        cards.setdefault(row["task"], prov.get("task_card") or {})
+        # the task page shows the card and the dataset audit its runs applied (duplicates across splits)
+        cards.setdefault(row["task"], {**(prov.get("task_card") or {}), "data_audit": record.get("data_audit")})
     if not rows:
         raise MedbenchError(f"no result records in {results}; run `medbench run --out {results}` first")
     return pd.DataFrame(rows), entries, cards
 
 
+def _in_scope(runs: pd.DataFrame, definition: Definition, baseline: str | None) -> pd.Series:
+    """The definition's protocol, tasks and entries, in any evaluation regime."""
+    keep = (runs["protocol"] == definition.protocol) & runs["task"].isin(definition.tasks)
+    if definition.inits is not None:
+        keep &= runs["init"].isin(set(definition.inits) | {baseline})
+    return keep
+
+
+def _in_regime(runs: pd.DataFrame, definition: Definition) -> pd.Series:
+    size = runs["image_size"] == definition.image_size if definition.image_size else ~runs["size_override"]
+    return (runs["mode"] == definition.mode) & (runs["label_budget"] == definition.label_budget) & size
+
+
 def _select(runs: pd.DataFrame, definition: Definition, baseline: str | None) -> tuple[pd.DataFrame, list[str]]:
-    """Keep the definition's protocol, tasks and entries; one record per seed (the latest)."""
+    """Keep the definition's protocol, tasks, entries and regime; one record per seed (the latest)."""
     notes = []
     other = runs[runs["protocol"] != definition.protocol]
     if len(other):
         kinds = ", ".join(f"{p} ({n})" for p, n in Counter(other["protocol"]).most_common())
         notes.append(f"left out {len(other)} record(s) of other protocols: {kinds}")
-    keep = (runs["protocol"] == definition.protocol) & runs["task"].isin(definition.tasks)
-    if definition.inits is not None:
-        keep &= runs["init"].isin(set(definition.inits) | {baseline})
-    chosen = runs[keep].sort_values("finished_at", kind="stable")
+    in_regime = _in_regime(runs, definition)
+    elsewhere = runs[(runs["protocol"] == definition.protocol) & ~in_regime]
+    if len(elsewhere):
+        counts = Counter(map(regime_label, elsewhere.to_dict(orient="records")))
+        kinds = ", ".join(f"{k} ({n})" for k, n in counts.most_common())
+        notes.append(f"ranked: {regime_label(definition.to_dict())}; {len(elsewhere)} record(s) of other evaluation regimes "
+                     f"are on the label-efficiency page: {kinds}")
+    chosen = runs[_in_scope(runs, definition, baseline) & in_regime].sort_values("finished_at", kind="stable")
     unique = chosen.drop_duplicates(CELL + ["seed"], keep="last")
     if len(unique) < len(chosen):
         notes.append(f"{len(chosen) - len(unique)} duplicate record(s) of the same seed: the latest finished one is used")
@@ -253,6 +274,16 @@ def _overview(cells: pd.DataFrame, states: pd.DataFrame, definition: Definition,
                              na_position="last").reset_index(drop=True)
 
 
+def _default_regime(runs: pd.DataFrame) -> dict[str, str]:
+    """Rank fine-tuning on every label where records have it, else the regime with the most records (ties: fine-tuning
+    first, then the largest budget)."""
+    combos = Counter(zip(runs["mode"], runs["label_budget"]))
+    budget_rank = lambda budget: float("inf") if budget == FULL_BUDGET else float(budget)  # noqa: E731
+    mode, budget = max(combos, key=lambda c: (c == (DEFAULT_MODE, FULL_BUDGET), combos[c], c[0] == DEFAULT_MODE,
+                                               budget_rank(c[1]), c[0]))
+    return {"mode": mode, "label_budget": budget}
+
+
 def build_board(results: Path, definition: Definition | None = None, protocol: str | None = None,
                 seeds: tuple[int, ...] | None = None) -> Board:
     """Load every record under `results` and aggregate it for `definition` (default: whatever exists)."""
@@ -261,13 +292,15 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
         chosen = protocol or Counter(runs["protocol"]).most_common(1)[0][0]
         subset = runs[runs["protocol"] == chosen]
         names = {c.removeprefix("metric:") for c in subset if c.startswith("metric:") and subset[c].notna().any()}
-        definition = default_definition(sorted(set(subset["task"])), names, chosen)
+        definition = dataclasses.replace(default_definition(sorted(set(subset["task"])), names, chosen),
+                                         **_default_regime(subset))
     elif protocol:
         definition = dataclasses.replace(definition, protocol=protocol)
     if seeds is not None:
         definition = dataclasses.replace(definition, seeds=seeds)
     present = set(runs.loc[runs["protocol"] == definition.protocol, "init"])
     baseline = next((b for b in definition.baseline if b in present), None)
+    every_regime = runs[_in_scope(runs, definition, baseline)]
     runs, notes = _select(runs, definition, baseline)
     if baseline is None:
         notes.append(f"no records of the baseline ({' or '.join(definition.baseline)}): nothing is compared")
@@ -299,4 +332,5 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
     kept = set(runs["init"])
     return Board(definition, baseline, runs, states, cells.sort_values(CELL + ["kind", "metric"]).reset_index(drop=True),
                  overview, rank_metric, {t: cards.get(t, {}) for t in rank_metric},
-                 {name: entry for name, entry in entries.items() if name in kept}, tuple(notes))
+                 {name: entry for name, entry in entries.items() if name in kept}, tuple(notes),
+                 regime_table(every_regime, definition, rank_metric, baseline))

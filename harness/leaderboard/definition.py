@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from harness.errors import MedbenchError
+from harness.results import DEFAULT_MODE, FULL_BUDGET
 from harness.schema import check_mapping
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parents[2] / "leaderboards"
@@ -68,16 +69,21 @@ class Definition:
     inits: tuple[str, ...] | None = None  # None: every init/submission in the results
     seeds: tuple[int, ...] | None = None  # None: the seeds each record's protocol declares
     why: dict[str, str] = field(default_factory=dict)  # task → why it is on this leaderboard
+    mode: str = DEFAULT_MODE  # the evaluation regime ranked; other regimes' records feed the label-efficiency page
+    label_budget: str = FULL_BUDGET
+    image_size: int | None = None  # None: each task at its protocol's size (no --image-size override)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "description": self.description, "tasks": list(self.tasks),
                 "metrics": [{"name": m.name, "direction": m.direction, "label": m.label} for m in self.metrics],
                 "protocol": self.protocol, "baseline": list(self.baseline),
                 "inits": list(self.inits) if self.inits is not None else None,
-                "seeds": list(self.seeds) if self.seeds is not None else None, "why": dict(self.why)}
+                "seeds": list(self.seeds) if self.seeds is not None else None, "why": dict(self.why),
+                "mode": self.mode, "label_budget": self.label_budget, "image_size": self.image_size}
 
 
-_ALLOWED = {"title", "description", "tasks", "metrics", "protocol", "baseline", "inits", "seeds", "why"}
+_ALLOWED = {"title", "description", "tasks", "metrics", "protocol", "baseline", "inits", "seeds", "why", "mode", "label_budget",
+            "image_size"}
 _REQUIRED = {"title", "tasks", "metrics", "protocol"}
 
 
@@ -137,6 +143,14 @@ def _seeds(value: Any, where: str) -> tuple[int, ...] | None:
         raise MedbenchError(f"{where}: seeds must be a list of integers") from None
 
 
+def _image_size(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MedbenchError(f"{where}: image_size must be a positive integer (px), not {value!r}")
+    return value
+
+
 def parse_definition(raw: Any, name: str, where: str) -> Definition:
     check_mapping(raw, where, "leaderboard definition", _ALLOWED, _REQUIRED)
     if not isinstance(raw["metrics"], list) or not raw["metrics"]:
@@ -150,7 +164,8 @@ def parse_definition(raw: Any, name: str, where: str) -> Definition:
         tasks=tasks, metrics=tuple(_metric(m, where) for m in raw["metrics"]),
         protocol=str(raw["protocol"]), baseline=_names(raw.get("baseline", list(DEFAULT_BASELINE)), where, "baseline"),
         inits=None if inits == "all" else _names(inits, where, "inits"), seeds=_seeds(raw.get("seeds"), where),
-        why=why,
+        why=why, mode=str(raw.get("mode", DEFAULT_MODE)), label_budget=str(raw.get("label_budget", FULL_BUDGET)),
+        image_size=_image_size(raw.get("image_size"), where),
     )
 
 

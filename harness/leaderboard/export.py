@@ -29,7 +29,7 @@ def to_csv(board: Board) -> str:
 def to_json(board: Board) -> str:
     data = {"definition": board.definition.to_dict(), "baseline": board.baseline, "rank_metric": board.rank_metric,
             "overview": board.overview.to_dict(orient="records"), "cells": cells_table(board).to_dict(orient="records"),
-            "notes": list(board.notes)}
+            "notes": list(board.notes), "regimes": board.regimes.to_dict(orient="records")}
     return json.dumps(json_safe(data), indent=1, allow_nan=False) + "\n"
 
 

@@ -1,5 +1,5 @@
-"""Efficiency plots (matplotlib → SVG data URIs for <img>): a metric against throughput with the
-Pareto front marked, and against parameter count.
+"""Plots (matplotlib → SVG data URIs for <img>): a metric against throughput with the Pareto front
+marked, against parameter count, and against the label budget.
 
 Points are labelled with numbers only; the page's legend maps numbers to entries, so no text from
 records ever enters an SVG (and an SVG shown through <img> cannot run scripts anyway).
@@ -75,5 +75,32 @@ def params_plot(points: list[Point], metric_label: str) -> str:
     figure, axes = _axes()
     _scatter(axes, np.array([p.params / 1e6 for p in points]), points)
     axes.set_xlabel("parameters (millions)", fontsize=9, color=INK, parse_math=False)
+    axes.set_ylabel(metric_label, fontsize=9, color=INK, parse_math=False)
+    return _data_uri(figure)
+
+
+@dataclass(frozen=True)
+class Curve:
+    number: int  # the legend number of the row (init source, backbone)
+    budgets: tuple[str, ...]  # "8", "64", "full", in order
+    values: tuple[float, ...]  # the ranking metric's mean at each budget
+
+
+def budget_plot(curves: list[Curve], metric_label: str) -> str:
+    """The ranking metric against labels per class (log scale), one numbered line per row; `full` sits at 4× the
+    largest budget."""
+    numeric = sorted({int(b) for curve in curves for b in curve.budgets if b.isdigit()})
+    full_at = max(numeric) * 4 if numeric else 1
+    figure, axes = _axes()
+    for curve in curves:
+        x = [int(b) if b.isdigit() else full_at for b in curve.budgets]
+        (line,) = axes.plot(x, curve.values, marker="o", markersize=4, linewidth=1.2)
+        axes.annotate(str(curve.number), (x[0], curve.values[0]), xytext=(-10, 0), textcoords="offset points", fontsize=7,
+                      color=line.get_color())
+    ticks = numeric + [full_at]
+    axes.set_xscale("log")
+    axes.set_xticks(ticks, [str(t) for t in numeric] + ["full"])
+    axes.minorticks_off()
+    axes.set_xlabel("labels per class", fontsize=9, color=INK, parse_math=False)
     axes.set_ylabel(metric_label, fontsize=9, color=INK, parse_math=False)
     return _data_uri(figure)

@@ -23,9 +23,9 @@ import numpy as np
 import harness
 from harness.errors import MedbenchError
 from harness.leaderboard.aggregate import CELL, Board, Entry
-from harness.leaderboard.definition import EFFICIENCY, MetricSpec
+from harness.leaderboard.definition import EFFICIENCY, KNOWN_METRICS, MetricSpec
 from harness.leaderboard.export import to_csv, to_json
-from harness.leaderboard.plots import Point, params_plot, throughput_plot
+from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
 from harness.leaderboard.stats import ALPHA, pareto_front
 from harness.results import slug
 
@@ -99,6 +99,7 @@ class View:
         self.rows = board.overview.to_dict(orient="records")
         self.numbers = {(r["init"], r["backbone"]): i for i, r in enumerate(self.rows, start=1)}
         self.records = len(board.runs)
+        self.has_regimes = not board.regimes.empty
         self.as_of = max(board.runs["finished_at"], default="")
         self.version = harness.__version__
 
@@ -172,6 +173,31 @@ def _efficiency_plots(view: View) -> list[dict[str, Any]]:
     return sections
 
 
+def _metric_spec(view: View, name: str) -> MetricSpec:
+    ranked = next((m for m in view.metrics if m.name == name), None)
+    return ranked or KNOWN_METRICS.get(name) or MetricSpec(name, "higher", name)
+
+
+def _regime_sections(view: View) -> list[dict[str, Any]]:
+    """Per task, mode and size: one numbered row per (init, backbone) with the metric at each label budget, and a
+    curve of it against the budget where there are several."""
+    sections = []
+    for (task, mode, size), group in view.board.regimes.groupby(["task", "mode", "image_size"], sort=False, dropna=False):
+        budgets = list(dict.fromkeys(group["label_budget"]))  # the table is sorted by budget
+        rows = []
+        for number, ((init, backbone), cells) in enumerate(group.groupby(["init", "backbone"], sort=True), start=1):
+            by_budget = {cell["label_budget"]: cell for cell in cells.to_dict(orient="records")}
+            rows.append({"number": number, "init": init, "backbone": backbone,
+                         "cells": [by_budget.get(b) for b in budgets]})
+        spec = _metric_spec(view, group["metric"].iloc[0])
+        curves = [Curve(row["number"], tuple(b for b, c in zip(budgets, row["cells"]) if c),
+                        tuple(float(c["mean"]) for c in row["cells"] if c)) for row in rows]
+        sections.append({"task": task, "mode": mode, "image_size": None if _absent(size) else int(size),
+                         "budgets": budgets, "rows": rows, "metric": spec,
+                         "svg": budget_plot(curves, spec.label) if len(budgets) > 1 else None})
+    return sections
+
+
 def _copy_cams(board: Board, site: Path) -> dict[str, list[dict[str, Any]]]:
     """Per entry, one gallery per (task, backbone): the lowest seed's CAM PNGs, copied under cams/ by
     content hash so no record text becomes a file name."""
@@ -211,6 +237,8 @@ def _write_site(board: Board, site: Path) -> None:
     for init in board.entries:
         page("entry.html", view.entry_href(init), init=init)
     page("efficiency.html", "efficiency.html", sections=_efficiency_plots(view))
+    if view.has_regimes:
+        page("regimes.html", "regimes.html", sections=_regime_sections(view))
     shutil.copytree(HERE / "static", site / "static")
     (site / "data").mkdir()
     (site / "data" / "leaderboard.csv").write_text(to_csv(board), encoding="utf-8")

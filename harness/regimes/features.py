@@ -1,0 +1,115 @@
+"""Frozen features: pooled backbone outputs (timm's pre-logits), extracted once and cached.
+
+A cache entry is keyed by what the features depend on: a checksum of the backbone weights as
+loaded (so a scratch init at another seed is another entry), a checksum of the split's pixels at
+the run's size, the backbone name, the normalisation and the precision. Linear probes, kNN and
+every label budget of one (init, backbone, task, size) reuse one extraction. Entries live under
+$MEDBENCH_HOME/features; each stores a checksum of its features, and an entry that fails it (or
+does not load) is recomputed and overwritten, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.atomic import write_atomic
+from harness.data.batches import BatchTransform, TensorSplit
+from harness.paths import medbench_home
+
+FEATURE_VERSION = 1  # bump when extraction changes what a cached entry holds
+HASH_CHUNK = 1024  # images hashed per device→host copy
+
+
+def cache_dir() -> Path:
+    return medbench_home() / "features"
+
+
+def backbone_sha256(model: nn.Module) -> str:
+    """Checksum of every parameter and buffer except the classifier head (its random init does not change features)."""
+    head = {id(t) for t in model.get_classifier().parameters()} if hasattr(model, "get_classifier") else set()
+    digest = hashlib.sha256()
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if id(tensor) not in head:
+            digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def pixels_sha256(images: torch.Tensor) -> str:
+    """Checksum of a split's uint8 pixels exactly as the model sees them (after resizing)."""
+    digest = hashlib.sha256(f"{tuple(images.shape)}".encode())
+    for start in range(0, len(images), HASH_CHUNK):
+        digest.update(images[start:start + HASH_CHUNK].cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _features_sha256(features: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest()
+
+
+@torch.no_grad()
+def extract(model: nn.Module, split: TensorSplit, transform: BatchTransform, batch_size: int,
+            autocast: torch.autocast) -> np.ndarray:
+    """(N, D) float32 pre-logit features of a split, in eval mode and without augmentation."""
+    model.eval()
+    out = []
+    for start in range(0, len(split), batch_size):
+        x, _ = transform(split.images[start:start + batch_size])
+        with autocast:
+            out.append(model.forward_head(model.forward_features(x), pre_logits=True).float().flatten(1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    features: dict[str, np.ndarray]  # split name → (N, D)
+    cache: dict[str, str]  # split name → hit | computed | recomputed (why)
+    seconds: float
+
+
+def _load(path: Path, key: str, rows: int) -> tuple[np.ndarray | None, str]:
+    """The cached features when the entry is intact and is the one asked for; else None and why not."""
+    if not path.is_file():
+        return None, "computed"
+    try:
+        with np.load(path, allow_pickle=False) as entry:
+            meta, features = json.loads(str(entry["meta"])), entry["features"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+        return None, f"recomputed (cached file unreadable: {type(exc).__name__})"
+    if meta.get("key") != key or features.shape[0] != rows or meta.get("features_sha256") != _features_sha256(features):
+        return None, "recomputed (cached file failed its checksum)"
+    return features, "hit"
+
+
+def _save(path: Path, key: str, identity: dict[str, Any], features: np.ndarray) -> None:
+    meta = json.dumps({"key": key, "identity": identity, "shape": list(features.shape),
+                       "features_sha256": _features_sha256(features)}, sort_keys=True)
+    write_atomic(path, lambda handle: np.savez(handle, features=features, meta=np.array(meta)))
+
+
+def cached_features(model: nn.Module, splits: dict[str, TensorSplit], transform: BatchTransform, identity: dict[str, Any],
+                    batch_size: int, autocast: torch.autocast) -> FeatureSet:
+    """Features of every split, from the cache where an intact entry exists, else extracted and stored."""
+    tic = time.perf_counter()
+    weights = backbone_sha256(model)
+    features, cache = {}, {}
+    for name, split in splits.items():
+        full_identity = {**identity, "weights_sha256": weights, "pixels_sha256": pixels_sha256(split.images),
+                         "version": FEATURE_VERSION}
+        key = hashlib.sha256(json.dumps(full_identity, sort_keys=True).encode()).hexdigest()
+        path = cache_dir() / key[:2] / f"{key}.npz"
+        features[name], cache[name] = _load(path, key, len(split))
+        if features[name] is None:
+            features[name] = extract(model, split, transform, batch_size, autocast)
+            _save(path, key, full_identity, features[name])
+    return FeatureSet(features, cache, time.perf_counter() - tic)
