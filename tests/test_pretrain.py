@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import timm
+from timm.models._hub import load_model_config_from_path, load_state_dict_from_path
 import torch
 
 from harness.inits.safe_load import load_weights_file
@@ -27,7 +28,10 @@ def test_pretrain_writes_a_hub_style_release_that_timm_reads(home: Path, tmp_pat
     assert config["architecture"] == "resnet18" and config["medbench"]["recipe"] == "cpmid-synth"
     assert len(config["label_names"]) == config["num_classes"] and "/" in config["label_names"][0]
     assert len(config["medbench"]["recipe_sha256"]) == 64
-    model = timm.create_model(f"local-dir:{release}", pretrained=True)
+    # timm's own readers of a local Hub-style folder (what `create_model("local-dir:…")` loads through)
+    pretrained_cfg, architecture, model_args = load_model_config_from_path(release)
+    model = timm.create_model(architecture, pretrained_cfg=pretrained_cfg, **model_args)
+    model.load_state_dict(load_state_dict_from_path(release))
     state, _ = load_weights_file(release / "model.safetensors")
     assert torch.equal(model.state_dict()["conv1.weight"], state["conv1.weight"])
     card = (release / "README.md").read_text()
