@@ -51,6 +51,13 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     torch.backends.cudnn.allow_tf32 = not deterministic
 
 
+def mixed_precision(device: torch.device) -> tuple[torch.autocast, str]:
+    """bf16 autocast on CUDA, full precision on a CPU; the name goes into records and cache keys."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16), "bfloat16"
+    return torch.autocast("cpu", enabled=False), "float32"
+
+
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -129,7 +136,7 @@ class TrainingRun:
         self.transform = transform
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+        self.autocast, _ = mixed_precision(device)
         self.loss_fn = objective.loss_fn()
 
     def _selection_value(self, metrics: dict[str, Any]) -> float:

@@ -35,6 +35,10 @@ class ClassificationObjective:
     def evaluator(self) -> Evaluator:
         return ClassificationEvaluator(self.kind, self.num_classes)
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Sigmoid per label (multilabel) or softmax over classes, as the metrics read the logits."""
+        return logits.sigmoid() if self.kind == "multilabel" else logits.softmax(dim=1)
+
 
 class _CrossEntropyDice(nn.Module):
     """Pixel cross-entropy plus soft Dice (smp's), the usual pairing for small lesions."""

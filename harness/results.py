@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
-from harness.atomic import write_text_atomic
+from harness.atomic import write_atomic, write_text_atomic
 from harness.errors import MedbenchError
 
 SCHEMA_VERSION = 1
@@ -55,6 +56,12 @@ def record_path(out: Path, task: str, init: str, backbone: str, protocol: str, s
     so records made before regimes existed keep their names."""
     middle = f"{protocol}__{variant}" if variant else protocol
     return out / task / f"{slug(init)}__{slug(backbone)}__{middle}__seed{seed}.json"
+
+
+def write_test_predictions(path: Path, targets: np.ndarray, probs: np.ndarray) -> None:
+    """Per-image test probabilities beside a record, for paired bootstraps between init sources."""
+    arrays = {"targets": targets, "probs": probs.astype(np.float32)}
+    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
 def load_record(path: Path) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import torch
 from harness import distributed
 from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
-from harness.atomic import write_atomic
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
@@ -37,7 +36,7 @@ from harness.protocols import Protocol
 from harness.provenance import now_utc, software
 from harness.regimes import CellInputs, ModeResult, Regime
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
-from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic
+from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic, write_test_predictions
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
@@ -110,9 +109,8 @@ def save_predictions(run: TrainingRun, task: TaskSpec, test: TensorSplit, path: 
         x, _ = run.transform(test.images[start:start + run.protocol.eval_batch_size])
         with run.autocast:
             logits = run.model(x).float()
-        probs.append((logits.sigmoid() if task.kind == "multilabel" else logits.softmax(dim=1)).cpu().numpy())
-    arrays = {"targets": test.targets.cpu().numpy(), "probs": np.concatenate(probs).astype(np.float32)}
-    write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
+        probs.append(run.objective.probabilities(logits).cpu().numpy())
+    write_test_predictions(path, test.targets.cpu().numpy(), np.concatenate(probs))
 
 
 def finetune(inputs: CellInputs) -> ModeResult:

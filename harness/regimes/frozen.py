@@ -11,32 +11,20 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
-from harness.atomic import write_atomic
 from harness.efficiency import count_params, flops_per_image
-from harness.engine import Outcome
+from harness.engine import Outcome, mixed_precision
 from harness.objectives import ClassificationObjective, objective_for
 from harness.regimes import MODES, CellInputs, Mode, ModeResult
 from harness.regimes.features import FeatureSet, cached_features
 from harness.regimes.knn import DISTANCE, WEIGHTING, shares_as_logits, vote_shares
 from harness.regimes.probe import SOLVER, evaluate_logits, fit_probe
+from harness.results import write_test_predictions
 
 CLASSIFICATION_KINDS = ("binary", "multiclass", "multilabel")
 Scorer = Callable[[CellInputs, ClassificationObjective, dict[str, torch.Tensor], dict[str, torch.Tensor]],
                   tuple[dict[str, Any], torch.Tensor, dict[str, Any], list[dict[str, Any]]]]
-
-
-def _autocast(device: torch.device) -> tuple[torch.autocast, str]:
-    """bfloat16 on CUDA (as fine-tuning evaluates), full precision on CPU; the name goes into the cache key."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16), "bfloat16"
-    return torch.autocast("cpu", enabled=False), "float32"
-
-
-def _probabilities(logits: torch.Tensor, kind: str) -> np.ndarray:
-    return (logits.sigmoid() if kind == "multilabel" else logits.softmax(dim=1)).numpy().astype(np.float32)
 
 
 def _run_frozen(inputs: CellInputs, score: Scorer) -> ModeResult:
@@ -45,7 +33,7 @@ def _run_frozen(inputs: CellInputs, score: Scorer) -> ModeResult:
     model = inputs.model.to(inputs.device)
     objective = objective_for(inputs.task.kind, inputs.task.num_classes, inputs.protocol)
     try:
-        autocast, precision = _autocast(inputs.device)
+        autocast, precision = mixed_precision(inputs.device)
         identity = {**inputs.identity, "precision": precision}
         features: FeatureSet = cached_features(model, inputs.splits, inputs.transform, identity,
                                                inputs.protocol.eval_batch_size, autocast)
@@ -68,8 +56,7 @@ def _run_frozen(inputs: CellInputs, score: Scorer) -> ModeResult:
     artifacts: dict[str, Any] = {"cam_skipped": "frozen-feature modes train no network to explain"}
     if inputs.artifact_dir is not None:
         path = inputs.artifact_dir / "test_predictions.npz"
-        arrays = {"targets": y["test"].numpy(), "probs": _probabilities(test_logits, inputs.task.kind)}
-        write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
+        write_test_predictions(path, y["test"].numpy(), objective.probabilities(test_logits).numpy())
         artifacts["test_predictions"] = str(path.relative_to(inputs.artifact_dir.parent))
     return ModeResult(outcome, artifacts, {"feature_cache": features.cache, **details})
 
