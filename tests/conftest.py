@@ -38,11 +38,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True, t
     return proc
 
 
+def invoke(*args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None):
+    """Run `medbench ARGS` in process with click's CliRunner (fast: no interpreter start, no torch re-import).
+
+    Unexpected exceptions propagate (`catch_exceptions=False`), so a traceback fails the test; the result
+    has `.exit_code`, `.stdout` and `.stderr` (and `.returncode`, like a finished subprocess).
+    """
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    result = CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+    result.returncode = result.exit_code
+    if check and result.exit_code != 0:
+        raise AssertionError(f"medbench {' '.join(args)} failed ({result.exit_code}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
 def read_records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+def assert_one_line_error(proc, *fragments: str) -> None:
     """A user error: non-zero exit, one `error:` line naming the problem, no traceback."""
     assert proc.returncode != 0, proc.stdout
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
