@@ -50,19 +50,22 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
         stem: str | None, out: Path, data_dir: Path | None, device: str, fast: bool, compile_model: bool, mode: str,
         label_budget: str, image_size: int | None, knn_k: int | None, quiet: bool) -> None:
     """Evaluate each backbone from each init source on each task (fine-tune, probe or kNN), one JSON record per seed."""
-    from harness.engine import SpeedOptions, pick_device
     from harness.protocols import PROTOCOLS
     from harness.regimes import KNN_K, Regime, parse_label_budget
-    from harness.runner import run_grid
     from harness.tasks import get_task, tasks_tagged
 
+    # names, seeds and the regime are checked before torch is imported, so a typo is answered at once
     protocol = PROTOCOLS.get(protocol_name).with_overrides(stem=stem)
     seed_list = parse_seeds(seeds) if seeds else protocol.seeds
     tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
+    regime = Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k)
+
+    from harness.engine import SpeedOptions, pick_device
+    from harness.runner import run_grid
+
     run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
              pick_device(device), report=click.echo, progress=not quiet,
-             speed=SpeedOptions(fast=fast, compile=compile_model),
-             regime=Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k))
+             speed=SpeedOptions(fast=fast, compile=compile_model), regime=regime)
 
 
 @main.group()

@@ -13,11 +13,13 @@ from typing import Callable, Generic, Iterator, TypeVar
 from harness.errors import MedbenchError, UnknownNameError
 
 T = TypeVar("T")
+LISTED_NAMES = 12  # an unknown name's error lists the known ones up to this many
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None, listing: str | None = None) -> None:
         self.kind = kind
+        self.listing = listing  # the command that lists every entry, named instead of a long list in errors
         self.entry_point_group = entry_point_group
         self._entries: dict[str, T] = {}
         self._plugins_loaded = entry_point_group is None
@@ -52,7 +54,10 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names())})"
+        names = self.names()
+        if self.listing and len(names) > LISTED_NAMES:  # a long list buries the suggestion
+            return f"unknown {self.kind} {name!r}{hint} ({len(names)} known; `{self.listing}` lists them)"
+        return f"unknown {self.kind} {name!r}{hint} (known: {', '.join(names)})"
 
     def names(self) -> list[str]:
         self._load_plugins()

@@ -34,7 +34,8 @@ from harness.models import build_classifier, build_segmenter, check_backbone, lo
 from harness.objectives import objective_for
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
-from harness.regimes import CellInputs, ModeResult, Regime
+from harness.regimes import Regime
+from harness.regimes.modes import CellInputs, ModeResult
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
 from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic, write_test_predictions
 from harness.submissions.contamination import submission_fields

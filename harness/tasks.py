@@ -133,7 +133,7 @@ def task_dirs() -> list[Path]:
 
 @lru_cache(maxsize=None)
 def _registry(dirs: tuple[Path, ...]) -> Registry[TaskSpec]:
-    registry: Registry[TaskSpec] = Registry("task")
+    registry: Registry[TaskSpec] = Registry("task", listing="medbench tasks list")
     for folder in dirs:
         for card in _card_files(folder):
             try:

@@ -6,7 +6,7 @@ so it is imported when the mode runs; registering it here makes the mode known w
 
 from __future__ import annotations
 
-from harness.regimes import MODES, CellInputs, Mode, ModeResult
+from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.tasks import KINDS
 
 

@@ -16,7 +16,7 @@ import torch
 from harness.efficiency import count_params, flops_per_image
 from harness.engine import Outcome, mixed_precision
 from harness.objectives import ClassificationObjective, objective_for
-from harness.regimes import MODES, CellInputs, Mode, ModeResult
+from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.regimes.features import FeatureSet, cached_features
 from harness.regimes.knn import DISTANCE, WEIGHTING, shares_as_logits, vote_shares
 from harness.regimes.probe import SOLVER, evaluate_logits, fit_probe
