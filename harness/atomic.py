@@ -1,10 +1,13 @@
 """Atomic file writes: a temp file in the same folder, fsync, world-readable, rename.
 
-Readers (and a run killed mid-write) never see half a record, shard or checkpoint.
+Readers (and a run killed mid-write) never see half a record, shard or checkpoint. A temp file names
+the process that writes it, so one left behind by a killed process (SIGKILL runs no cleanup) is removed
+by the next write to the same path.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -13,7 +16,8 @@ from typing import Any, BinaryIO, Callable
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_orphaned_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -28,3 +32,24 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode()))
+
+
+def remove_orphaned_temps(path: Path) -> list[Path]:
+    """Delete temp files of `path` whose writing process no longer exists; returns what was removed."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
