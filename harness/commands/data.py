@@ -105,9 +105,12 @@ def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
 @click.option("--refresh", is_flag=True, help="Audit again even when an audit of the same pixels is cached.")
 @user_errors
 def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: bool, refresh: bool) -> None:
-    """Exact and near copies inside and across the splits of NAMES (or --all), cached per data checksum."""
+    """Exact and near copies inside and across the splits of NAMES (or --all), cached per data checksum;
+    for folder datasets also shortcuts: file properties (channel mode, size, format, JPEG quality) that
+    predict the label."""
     from harness.audit import audit_task
     from harness.audit.report import describe
+    from harness.audit.shortcuts import describe_shortcuts, task_shortcuts
     from harness.tasks import get_task, tasks
 
     if bool(split_list(names)) == every:
@@ -120,10 +123,14 @@ def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: b
                             f"get some with `medbench data fetch NAME` or pass --data-dir")
     for i, spec in enumerate(audited):
         result, cached = audit_task(spec, data_dir, refresh=refresh)
+        found = task_shortcuts(spec, data_dir)
         if as_json:
-            click.echo(json.dumps({**result.to_dict(), "policy": spec.audit_policy, "cached": cached}))
+            click.echo(json.dumps({**result.to_dict(), "policy": spec.audit_policy, "cached": cached,
+                                   "shortcuts": None if found is None else [s.to_dict() for s in found]}))
         else:
-            click.echo(("\n" if i else "") + "\n".join(describe(result, spec.audit_policy, cached)))
+            lines = describe(result, spec.audit_policy, cached)
+            lines += [f"  {line}" for line in describe_shortcuts(found)] if found is not None else []
+            click.echo(("\n" if i else "") + "\n".join(lines))
     if absent:
         click.echo(f"skipped {len(absent)} task(s) whose data are not present: {', '.join(absent)}", err=True)
 
