@@ -92,6 +92,21 @@ def verify(names: tuple[str, ...], data_dir: Path | None) -> None:
                             f"run `medbench data fetch NAME --force` to download the published file")
 
 
+@data.command("link")
+@click.argument("name")
+@click.argument("source", type=click.Path(path_type=Path))
+@user_errors
+def link(name: str, source: Path) -> None:
+    """Use SOURCE (a folder or file you already have, under any name) as task NAME's data, via a symlink in
+    $MEDBENCH_HOME/data; SOURCE itself is not touched."""
+    from harness.data.local_copy import link_local_copy
+    from harness.tasks import get_task
+
+    spec = get_task(name)
+    made = link_local_copy(spec, source)
+    click.echo(f"{spec.name}: {made} -> {source.expanduser().resolve()} ({spec.status()[0]})")
+
+
 @data.command("splits")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
