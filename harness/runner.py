@@ -25,6 +25,7 @@ from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
+from harness.data.checks import split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
@@ -243,6 +244,9 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
             data = plan.data_task.load(data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
+        sizes_differ = split_size_warning(plan.data_task, data)
+        if sizes_differ:
+            report(sizes_differ)
         for init, backbone, seed in pending[task.name]:
             path = plan.record_path(out, init, backbone, seed)
             with claim_cell(out, path) as claimed:
