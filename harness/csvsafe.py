@@ -2,7 +2,8 @@
 
 A spreadsheet runs a cell that begins with `=`, `+`, `-`, `@`, tab or carriage return as a formula
 (OWASP "CSV injection"); such text cells get a leading `'`, which spreadsheets show as plain text.
-Numbers are left alone, so a negative delta stays a number.
+Numbers are left alone, so a negative delta stays a number. Lines end in CRLF (RFC 4180), which also
+makes the writer quote a cell holding a carriage return instead of letting it split the row.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def to_safe_csv(frame: pd.DataFrame) -> str:
     clean = frame.copy()
     clean.columns = [safe_cell(str(c)) for c in clean.columns]
     for column in clean.columns:
-        if clean[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(clean[column]):  # object or pandas' str dtype
             clean[column] = clean[column].map(safe_cell)
-    return clean.to_csv(index=False)
+    return clean.to_csv(index=False, lineterminator="\r\n")  # RFC 4180; also makes the writer quote a lone \r
 
 
 def write_safe_csv(frame: pd.DataFrame, path: Path) -> None:

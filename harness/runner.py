@@ -29,6 +29,7 @@ from harness.data.checks import split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
+from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
@@ -125,6 +126,9 @@ def finetune(inputs: CellInputs) -> ModeResult:
         outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=inputs.progress,
                           checkpoint=inputs.checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+        problem = disk_error(exc, inputs.checkpoint)
+        if problem is not None:  # every later run would fail the same way: stop with the disk named
+            raise problem from None
         if distributed.world_size() > 1:  # the other ranks would wait for this one forever: let torchrun stop them all
             raise
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")

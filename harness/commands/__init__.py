@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 
+from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
 
 
@@ -20,7 +21,7 @@ def split_list(value: tuple[str, ...] | str | None) -> list[str]:
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a MedbenchError into one line on stderr and exit status 2 (no traceback)."""
+    """Turn a MedbenchError (or a full / read-only disk) into one line on stderr and exit status 2 (no traceback)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,6 +29,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except MedbenchError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            problem = disk_error(exc)
+            if problem is None:
+                raise
+            click.echo(f"error: {problem}", err=True)
             sys.exit(2)
 
     return wrapper

@@ -32,7 +32,7 @@ def written_before(out: Path) -> set[str]:
     """The files the previous build wrote, from its manifest (or, for an older build, its known entries)."""
     try:
         listed = json.loads((out / SITE_MARKER).read_text()).get("files")
-    except (ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError):  # a new empty folder has no manifest
         listed = None
     if isinstance(listed, list) and all(isinstance(p, str) for p in listed):
         return set(listed)
