@@ -117,6 +117,7 @@ def inits() -> None:
 @inits.command("list")
 @user_errors
 def inits_list() -> None:
+    """Every registered init source (scratch, imagenet, cpmid, file:, hf:, submissions) and what it loads."""
     from harness.inits import describe_inits
 
     click.echo(tabulate(describe_inits(), headers=["init", "what it loads"]))

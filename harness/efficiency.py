@@ -225,6 +225,8 @@ def hardware_info(device: torch.device) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if on_cuda else _cpu_model(),
         "device_memory_bytes": torch.cuda.get_device_properties(device).total_memory if on_cuda else None,
         "cpu_model": _cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_simd_flags": _cpu_simd_flags(),
         "cpu_count": os.cpu_count(),
         "cpu_count_usable": _usable_cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -242,6 +244,22 @@ def _cpu_model() -> str:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+# The instruction-set extensions that decide which float kernels run; results differ in the last digits
+# between CPUs with different ones, so a record names them.
+_SIMD_FLAG_PREFIXES = ("sse", "ssse3", "avx", "fma", "amx", "f16c")
+
+
+def _cpu_simd_flags() -> list[str]:
+    """SIMD extensions the CPU reports in /proc/cpuinfo (Linux x86), sorted; empty where unknown."""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return sorted({flag for flag in flags if flag.startswith(_SIMD_FLAG_PREFIXES)})
+    return []
 
 
 def _usable_cpu_count() -> int | None:

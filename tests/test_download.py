@@ -15,7 +15,7 @@ import yaml
 from harness.data.download import download, fetch_task, mirrored, verify_task
 from harness.errors import MedbenchError
 from harness.tasks import get_task, parse_card
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, invoke, run_cli
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one read chunk
 
@@ -149,6 +149,20 @@ def test_fetch_and_verify_from_the_command_line(server: Server, tmp_path: Path):
     run_cli("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror", "--quiet",
             "--force", env=env)
     assert (data / "loop-mnist.npz").read_bytes() == blob
+
+
+def test_verify_tells_a_valid_but_different_file_from_a_corrupt_one(tmp_path: Path):
+    blob = _npz_bytes(tmp_path)
+    env = {"MEDBENCH_TASK_DIRS": str(_card_dir(tmp_path, "https://example.invalid/x/loop-mnist.npz", _md5(PAYLOAD)))}
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "loop-mnist.npz").write_bytes(blob)  # a valid MedMNIST layout, not the published bytes
+    differs = invoke("data", "verify", "--data-dir", str(data), env=env)
+    assert "differs from the published file, valid MedMNIST layout (train 4 / val 4 / test 4 of 28×28)" in differs.stdout
+    assert "not comparable with published ones" in differs.stdout and "corrupt" not in differs.stdout
+    (data / "loop-mnist.npz").write_bytes(blob[: len(blob) // 2])
+    corrupt = invoke("data", "verify", "--data-dir", str(data), env=env, check=False)
+    assert corrupt.exit_code == 2 and "corrupt:" in corrupt.stdout and "not a readable .npz" in corrupt.stdout
 
 
 @pytest.mark.parametrize("route, fragment", [

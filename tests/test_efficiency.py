@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import platform
+from pathlib import Path
 
 import pytest
 import timm
@@ -92,3 +94,7 @@ def test_hardware_info_on_cpu() -> None:
     assert info["device_name"] and info["cpu_count"] >= 1
     assert info["torch_threads"] == torch.get_num_threads()
     assert info["cuda_version"] is None
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(info["cpu_simd_flags"], list)
+    if Path("/proc/cpuinfo").is_file() and platform.machine() == "x86_64":
+        assert "sse2" in info["cpu_simd_flags"]  # part of the x86-64 baseline

@@ -327,3 +327,56 @@ def test_folder_status_says_where_the_folder_is_expected(tmp_path: Path):
     assert get_task("kvasir-seg").status(tmp_path) == ("missing", str(tmp_path / "Kvasir-SEG"))
     _seg_tree(tmp_path / "Kvasir-SEG")
     assert get_task("kvasir-seg").status(tmp_path) == ("present", str(tmp_path / "Kvasir-SEG"))
+
+
+# ---------------------------------------------------------------------------------------------
+# a release's own train/test split with val carved out of train
+
+
+def _train_test_tree(root: Path, per_class: int = 10) -> Path:
+    for split in ("train", "test"):
+        for name in ("cat", "dog", "owl"):
+            for i in range(per_class if split == "train" else 2):
+                _save(root / split / name / f"{name}{i}.png", _photo(12, 12))
+    return root
+
+
+def test_val_from_train_keeps_the_release_test_split_and_moves_a_seeded_part_of_train(tmp_path: Path):
+    _train_test_tree(tmp_path / "xr")
+    args = {"root": "xr", "images": {"train": "train", "test": "test"}, "split": {"val_from_train": 0.2, "seed": 0}}
+    rows = folders.folder_splits(_spec("image_folders", args), tmp_path)
+    by_split = {s: {k for k, _, sp in rows if sp == s} for s in ("train", "val", "test")}
+    assert (len(by_split["train"]), len(by_split["val"]), len(by_split["test"])) == (24, 6, 6)
+    assert all(k.startswith("test/") for k in by_split["test"]) and all(k.startswith("train/") for k in by_split["val"])
+    other = folders.folder_splits(_spec("image_folders", {**args, "split": {"val_from_train": 0.2, "seed": 1}}), tmp_path)
+    assert {k for k, _, s in other if s == "val"} != by_split["val"]
+
+
+def test_val_from_train_moves_whole_groups(tmp_path: Path):
+    root = _train_test_tree(tmp_path / "xr")
+    ids = [p.stem for p in sorted(root.rglob("*.png"))]
+    (root / "groups.csv").write_text("image,patient\n" + "".join(f"{i},p{int(i[3:]) // 2}\n" for i in ids))
+    args = {"root": "xr", "images": {"train": "train", "test": "test"}, "split": {"val_from_train": 0.3, "seed": 0},
+            "groups": {"file": "groups.csv", "id_column": "image", "group_column": "patient"}}
+    with pytest.raises(MedbenchError, match="crosses splits"):  # p0 holds train and test images: the release mixes them
+        folders.folder_splits(_spec("image_folders", args), tmp_path)
+    for test_file in (root / "test").rglob("*.png"):
+        test_file.rename(test_file.with_name(f"t{test_file.name}"))
+    (root / "groups.csv").write_text("image,patient\n" + "".join(
+        f"{p.stem},{p.parent.parent.name}{p.stem[:3]}{int(p.stem.lstrip('t')[3:]) // 2}\n" for p in root.rglob("*.png")))
+    rows = folders.folder_splits(_spec("image_folders", args), tmp_path)
+    where: dict[str, set[str]] = {}
+    for _, group, split in rows:
+        where.setdefault(group, set()).add(split)
+    assert all(len(s) == 1 for s in where.values()) and any(s == {"val"} for s in where.values())
+
+
+def test_train_and_test_folders_without_val_from_train_are_a_clear_error(tmp_path: Path):
+    _train_test_tree(tmp_path / "xr")
+    spec = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"}})
+    with pytest.raises(MedbenchError, match=r"give train and test only.*val_from_train"):
+        folders.folder_splits(spec, tmp_path)
+    bad = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"},
+                                  "split": {"val_from_train": 1.5}})
+    with pytest.raises(MedbenchError, match="between 0 and 1"):
+        folders.folder_splits(bad, tmp_path)

@@ -19,6 +19,7 @@ from harness.leaderboard import build_board, build_site, load_definition
 from harness.leaderboard.definition import parse_definition
 from harness.leaderboard.render import safe_url
 from harness.leaderboard.stats import paired_bootstrap, pareto_front
+from harness.protocols import PROTOCOLS
 from tests.conftest import assert_one_line_error, run_cli
 from tests.test_leaderboard_records import TASKS, grid, make_record, write_results
 
@@ -183,6 +184,21 @@ def test_the_default_definition_takes_the_most_common_protocol_and_says_what_it_
     board = build_board(write_results(tmp_path, records))
     assert board.definition.protocol == "quick" and any("smoke (1)" in note for note in board.notes)
     assert board.baseline == "imagenet" and board.definition.metrics[0].name == "balanced_accuracy"
+
+
+def test_no_records_of_the_definitions_protocol_names_the_protocol_they_have(tmp_path: Path):
+    write_results(tmp_path, [make_record(t, "scratch", "resnet18", 0, protocol="smoke") for t in TASKS])
+    with pytest.raises(MedbenchError, match="4 record\\(s\\) of these tasks are protocol 'smoke': pass --protocol smoke"):
+        build_board(tmp_path, load_definition("embedded"))
+
+
+def test_a_cell_is_ranked_on_every_seed_it_ran_beyond_the_declared_ones(tmp_path: Path):
+    records = [make_record(TASKS[0], init, "resnet18", seed, protocol="smoke") for init in ("scratch", "cpmid") for seed in (0, 1, 2)]
+    board = build_board(write_results(tmp_path, records))
+    assert PROTOCOLS.get("smoke").seeds == (0,)
+    assert set(board.cells["n"].dropna()) == {3} and set(board.states["state"]) == {"ok"}
+    only_zero = build_board(tmp_path, seeds=[0])
+    assert set(only_zero.cells["n"].dropna()) == {1}
 
 
 def test_cam_pngs_inside_the_results_are_copied_and_others_ignored(tmp_path: Path):

@@ -52,27 +52,59 @@ def fetch(names: tuple[str, ...], size: str | None, data_dir: Path | None, mirro
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
 @user_errors
 def verify(names: tuple[str, ...], data_dir: Path | None) -> None:
-    """Re-check the md5 of the downloadable files present (or of NAMES, which must be present); exit 2 on a mismatch."""
+    """Re-check the md5 of the downloadable files present (or of NAMES, which must be present).
+
+    A file that is valid but not the published one (a subset, a re-save) is reported as differing, with
+    its split sizes: usable, but its figures are not comparable with published ones. Exit 2 when a file
+    is corrupt or absent.
+    """
     from harness.data.download import default_data_dir, verify_task
+    from harness.data.medmnist import describe_medmnist_layout
     from harness.tasks import get_task, tasks
 
     named = [get_task(n) for n in split_list(names)]
     specs = named or [tasks().get(n) for n in tasks().names() if tasks().get(n).url]
-    rows = []
+    rows, failed = [], []
     for spec in specs:
         found = verify_task(spec, data_dir)
-        if found is not None:
-            rows.append((spec.name, str(found[0]), found[1]))
-        elif named:
-            rows.append((spec.name, "", "absent"))
+        if found is None:
+            if named:
+                rows.append((spec.name, "", "absent"))
+                failed.append(spec.name)
+            continue
+        path, check = found
+        if check != "ok":
+            try:
+                check = f"differs from the published file, valid MedMNIST layout ({describe_medmnist_layout(path)})"
+            except MedbenchError as exc:
+                check = f"corrupt: {exc} ({check})"
+                failed.append(spec.name)
+        rows.append((spec.name, str(path), check))
     if not rows:
         raise MedbenchError(f"no downloadable task file in {data_dir or default_data_dir()}; "
                             f"get one with `medbench data fetch NAME`")
     click.echo(tabulate(rows, headers=["task", "file", "check"]))
-    failed = [name for name, _, state in rows if state != "ok"]
+    if any(check.startswith("differs") for _, _, check in rows):
+        click.echo("note: a file that differs from the published one gives figures that are not comparable with "
+                   "published ones; `medbench data fetch NAME --force` replaces it with the published file")
     if failed:
         raise MedbenchError(f"{len(failed)} of {len(rows)} file(s) failed ({', '.join(failed)}): "
                             f"run `medbench data fetch NAME --force` to download the published file")
+
+
+@data.command("link")
+@click.argument("name")
+@click.argument("source", type=click.Path(path_type=Path))
+@user_errors
+def link(name: str, source: Path) -> None:
+    """Use SOURCE (a folder or file you already have, under any name) as task NAME's data, via a symlink in
+    $MEDBENCH_HOME/data; SOURCE itself is not touched."""
+    from harness.data.local_copy import link_local_copy
+    from harness.tasks import get_task
+
+    spec = get_task(name)
+    made = link_local_copy(spec, source)
+    click.echo(f"{spec.name}: {made} -> {source.expanduser().resolve()} ({spec.status()[0]})")
 
 
 @data.command("splits")
@@ -105,9 +137,12 @@ def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
 @click.option("--refresh", is_flag=True, help="Audit again even when an audit of the same pixels is cached.")
 @user_errors
 def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: bool, refresh: bool) -> None:
-    """Exact and near copies inside and across the splits of NAMES (or --all), cached per data checksum."""
+    """Exact and near copies inside and across the splits of NAMES (or --all), cached per data checksum;
+    for folder datasets also shortcuts: file properties (channel mode, size, format, JPEG quality) that
+    predict the label."""
     from harness.audit import audit_task
     from harness.audit.report import describe
+    from harness.audit.shortcuts import describe_shortcuts, task_shortcuts
     from harness.tasks import get_task, tasks
 
     if bool(split_list(names)) == every:
@@ -120,10 +155,14 @@ def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: b
                             f"get some with `medbench data fetch NAME` or pass --data-dir")
     for i, spec in enumerate(audited):
         result, cached = audit_task(spec, data_dir, refresh=refresh)
+        found = task_shortcuts(spec, data_dir)
         if as_json:
-            click.echo(json.dumps({**result.to_dict(), "policy": spec.audit_policy, "cached": cached}))
+            click.echo(json.dumps({**result.to_dict(), "policy": spec.audit_policy, "cached": cached,
+                                   "shortcuts": None if found is None else [s.to_dict() for s in found]}))
         else:
-            click.echo(("\n" if i else "") + "\n".join(describe(result, spec.audit_policy, cached)))
+            lines = describe(result, spec.audit_policy, cached)
+            lines += [f"  {line}" for line in describe_shortcuts(found)] if found is not None else []
+            click.echo(("\n" if i else "") + "\n".join(lines))
     if absent:
         click.echo(f"skipped {len(absent)} task(s) whose data are not present: {', '.join(absent)}", err=True)
 

@@ -26,7 +26,8 @@ _shared = [
     click.option("--definition", default=None,
                  help="A leaderboard YAML (path, or a name in leaderboards/); default: everything in --results."),
     click.option("--protocol", default=None, help="Rank this protocol's records (default: the definition's, else the most common)."),
-    click.option("--seeds", default=None, help="Comma-separated seeds a cell needs to be ranked (default: the protocol's declared seeds)."),
+    click.option("--seeds", default=None, help="Comma-separated seeds a cell needs to be ranked, and the only ones used (default: the protocol's "
+                 "declared seeds plus every other seed the cell ran)."),
 ]
 
 

@@ -102,15 +102,19 @@ for _loader in ("image_folders", "image_mask_folders", "csv_list"):
     STATUS_CHECKS.add(_loader, folder_status)
 
 
-def folder_splits(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[str, str, str]]:
-    """(id, group, split) of every item, without decoding: to inspect or freeze a split as a file."""
+def folder_files(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[Item, str]]:
+    """Every item with its split, in load order, without decoding: for audits of files and splits."""
     args = dict(spec.source.args)
     if spec.source.loader not in _LISTERS:
         raise MedbenchError(f"task {spec.name} is not a folder dataset (loader {spec.source.loader})")
     root = _root(spec, args, data_dir)
     items = _LISTERS[spec.source.loader](spec, args, root)
-    splits = _assign_splits(spec, args, root, items)
-    return [(item.key, item.group or item.key, split) for item, split in zip(items, splits)]
+    return list(zip(items, _assign_splits(spec, args, root, items)))
+
+
+def folder_splits(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[str, str, str]]:
+    """(id, group, split) of every item, without decoding: to inspect or freeze a split as a file."""
+    return [(item.key, item.group or item.key, split) for item, split in folder_files(spec, data_dir)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,11 +166,11 @@ def _per_split(spec: "TaskSpec", args: dict[str, Any], name: str, root: Path, de
     value = args.get(name, default)
     if isinstance(value, str):
         found = {None: root / value}
-    elif isinstance(value, dict) and set(value) == set(SPLITS):
+    elif isinstance(value, dict) and set(value) in (set(SPLITS), {"train", "test"}):
         found = {split: root / str(folder) for split, folder in value.items()}
     else:
         raise MedbenchError(f"task {spec.name}: source.args.{name} must be a folder or a mapping of "
-                            f"train, val and test folders")
+                            f"train, val and test folders (or train and test, with split: {{val_from_train: …}})")
     for folder in found.values():
         if not folder.is_dir():
             raise MedbenchError(f"task {spec.name}: folder {folder} not found; is the dataset unpacked completely?")
@@ -342,22 +346,43 @@ def _with_groups(spec: "TaskSpec", args: dict[str, Any], root: Path, items: list
 def _assign_splits(spec: "TaskSpec", args: dict[str, Any], root: Path, items: list[Item]) -> list[str]:
     declared = args.get("split")
     fixed = [item.split for item in items]
+    groups = [item.group or item.key for item in items]
     if all(s is not None for s in fixed):
-        if declared is not None:
+        if isinstance(declared, dict) and "val_from_train" in declared and set(declared) <= {"val_from_train", "seed"}:
+            splits = _val_from_train(spec, declared, [str(s) for s in fixed], groups)
+        elif declared is not None:
             raise MedbenchError(f"task {spec.name}: the dataset's folders or split column already fix the "
-                                f"split; remove source.args.split")
-        splits = [str(s) for s in fixed]
+                                f"split; remove source.args.split (or give only {{val_from_train: 0.1, seed: 0}})")
+        elif isinstance(args.get("images"), dict) and "val" not in args["images"]:
+            raise MedbenchError(f"task {spec.name}: the dataset's folders give train and test only; carve val out "
+                                f"of train with source.args.split: {{val_from_train: 0.1, seed: 0}}")
+        else:
+            splits = [str(s) for s in fixed]
     elif declared is None:
         raise MedbenchError(f"task {spec.name}: declare the split in source.args.split: "
                             f"{{fractions: {{train: 0.8, val: 0.1, test: 0.1}}, seed: 0}} or {{file: splits.csv}}")
     elif isinstance(declared, dict) and "fractions" in declared and set(declared) <= {"fractions", "seed"}:
-        splits = _random_split(spec, declared, [item.group or item.key for item in items])
+        splits = _random_split(spec, declared, groups)
     elif isinstance(declared, dict) and set(declared) == {"file"}:
         splits = _file_split(spec, root / str(declared["file"]), [item.key for item in items])
     else:
         raise MedbenchError(f"task {spec.name}: source.args.split must be {{fractions: …, seed: …}} or {{file: …}}")
     _check_groups(spec, items, splits)
     return splits
+
+
+def _val_from_train(spec: "TaskSpec", declared: dict[str, Any], fixed: list[str], groups: list[str]) -> list[str]:
+    """The release's own train/test split kept; a seeded fraction of train's groups becomes val."""
+    fraction = declared["val_from_train"]
+    if "val" in fixed:
+        raise MedbenchError(f"task {spec.name}: the dataset already has a val split; remove val_from_train")
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction < 1:
+        raise MedbenchError(f"task {spec.name}: val_from_train must be a fraction between 0 and 1, not {fraction!r}")
+    train = [g for g, s in zip(groups, fixed) if s == "train"]
+    inner = _random_split(spec, {"fractions": {"train": 1 - fraction, "val": fraction, "test": 0.0},
+                                 "seed": declared.get("seed", 0)}, train)
+    moved = iter(inner)
+    return [next(moved) if s == "train" else s for s in fixed]
 
 
 def _random_split(spec: "TaskSpec", declared: dict[str, Any], groups: list[str]) -> list[str]:

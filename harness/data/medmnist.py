@@ -81,3 +81,36 @@ def load_medmnist(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None)
     path = medmnist_path(spec, args, data_dir)
     arrays = _read_npz(path)
     return TaskData(*(_split(arrays, split, spec, path) for split in SPLITS))
+
+
+def npz_layout(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """{array name: (dtype, shape)} of an `.npz`, read from each member's header without its data."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            layout = {}
+            for member in archive.namelist():
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(handle)  # the header only, never the data
+                layout[member.removesuffix(".npy")] = (np.dtype(dtype).str, tuple(shape))
+            return layout
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise MedbenchError(f"{path} is not a readable .npz ({exc})") from None
+
+
+def describe_medmnist_layout(path: Path) -> str:
+    """'train 546 / val 78 / test 156 of 28×28×1' for a file in MedMNIST's layout; a MedbenchError naming
+    what is wrong otherwise (a truncated download, another kind of file)."""
+    layout = npz_layout(path)
+    counts = []
+    for split in SPLITS:
+        images, labels = layout.get(f"{split}_images"), layout.get(f"{split}_labels")
+        if images is None or labels is None:
+            raise MedbenchError(f"{path} has no {split}_images/{split}_labels arrays: not a MedMNIST file")
+        if images[0] != "|u1" or len(images[1]) not in (3, 4) or images[1][0] != labels[1][0]:
+            raise MedbenchError(f"{path}: {split} arrays are not MedMNIST's (images {images}, labels {labels})")
+        counts.append(f"{split} {images[1][0]}")
+    pixels = "×".join(str(d) for d in layout["train_images"][1][1:])
+    return f"{' / '.join(counts)} of {pixels}"

@@ -154,15 +154,27 @@ def _select(runs: pd.DataFrame, definition: Definition, baseline: str | None) ->
         notes.append(f"{len(chosen) - len(unique)} duplicate record(s) of the same seed: the latest finished one is used")
     if unique.empty:
         raise MedbenchError(f"no records for protocol {definition.protocol!r} and tasks {', '.join(definition.tasks)}; "
-                            "check --results and the definition")
+                            + _where_records_are(runs, definition))
     return unique.reset_index(drop=True), notes
+
+
+def _where_records_are(runs: pd.DataFrame, definition: Definition) -> str:
+    """What to try instead when nothing matches: the protocol the definition's tasks were run with."""
+    for_tasks = runs[runs["task"].isin(definition.tasks)]
+    if for_tasks.empty:
+        return "check --results and the definition"
+    protocol, count = Counter(for_tasks["protocol"]).most_common(1)[0]
+    if protocol == definition.protocol:
+        return "check --results and the definition's entries and regime"
+    return f"{count} record(s) of these tasks are protocol {protocol!r}: pass --protocol {protocol}"
 
 
 def _cell_states(runs: pd.DataFrame, seeds: tuple[int, ...] | None) -> tuple[pd.DataFrame, list[int]]:
     """State, expected and missing seeds per cell, and the index of the runs inside their cell's expected seeds."""
     rows, inside_index = [], []
     for key, group in runs.groupby(CELL, sort=True):
-        expected = set(seeds) if seeds is not None else set().union(*group["declared_seeds"]) or set(group["seed"])
+        # by default a cell is ranked on every seed it ran, and needs at least the protocol's declared ones
+        expected = set(seeds) if seeds is not None else set().union(*group["declared_seeds"]) | set(group["seed"])
         inside = group[group["seed"].isin(expected)]
         inside_index.extend(inside.index)
         states = set(inside["state"])
