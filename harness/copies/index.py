@@ -1,0 +1,80 @@
+"""Nearest-neighbour search over embeddings without comparing all pairs: a k-means inverted file.
+
+Vectors are assigned to the nearest of ~2·√n k-means centroids (trained on a sample with scipy);
+a query is compared only with the vectors of its `nprobe` nearest lists. Small sets (below
+BRUTE_FORCE vectors) are searched exhaustively, in chunks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.cluster.vq import kmeans2
+
+BRUTE_FORCE = 20_000  # vectors below which one list holds everything
+_TRAIN_SAMPLE = 50_000
+_QUERY_CHUNK = 8192
+_CELLS = 1 << 22  # query×vector scores held at once (16 MB)
+
+
+class VectorIndex:
+    """Unit vectors, searched by inner product (cosine)."""
+
+    def __init__(self, vectors: np.ndarray, nprobe: int, seed: int = 0) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.nprobe = nprobe
+        if len(vectors) <= BRUTE_FORCE:
+            self.centroids = np.zeros((1, vectors.shape[1]), np.float32)
+            assign = np.zeros(len(vectors), np.int64)
+        else:
+            rng = np.random.default_rng(seed)
+            lists = min(4096, int(2 * math.sqrt(len(vectors))))
+            sample = vectors[rng.choice(len(vectors), min(len(vectors), _TRAIN_SAMPLE), replace=False)]
+            self.centroids, _ = kmeans2(sample.astype(np.float64), lists, iter=8, minit="points", seed=seed)
+            self.centroids = self.centroids.astype(np.float32)
+            assign = np.concatenate([self._nearest_lists(vectors[s:s + _QUERY_CHUNK], 1)[:, 0]
+                                     for s in range(0, len(vectors), _QUERY_CHUNK)])
+        self.order = np.argsort(assign, kind="stable")
+        self.vectors = vectors[self.order]
+        self.bounds = np.searchsorted(assign[self.order], np.arange(len(self.centroids) + 1))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, vector index, score) triples: up to k best vectors per query."""
+        found = [self._search_chunk(queries[s:s + _QUERY_CHUNK], k, s) for s in range(0, len(queries), _QUERY_CHUNK)]
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
+
+    def _nearest_lists(self, queries: np.ndarray, n: int) -> np.ndarray:
+        distance = (self.centroids ** 2).sum(axis=1)[None, :] - 2 * queries @ self.centroids.T
+        n = min(n, len(self.centroids))
+        part = np.argpartition(distance, n - 1, axis=1)[:, :n] if n < len(self.centroids) else \
+            np.broadcast_to(np.arange(n), (len(queries), n))
+        return part
+
+    def _search_chunk(self, queries: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, ...]:
+        probes = self._nearest_lists(queries, self.nprobe)
+        rows = np.repeat(np.arange(len(queries)), probes.shape[1])
+        lists = probes.ravel()
+        by_list = np.argsort(lists, kind="stable")
+        rows, lists = rows[by_list], lists[by_list]
+        cuts = np.flatnonzero(np.diff(lists)) + 1
+        q_out, v_out, s_out = [], [], []
+        for group_rows, group_list in zip(np.split(rows, cuts), np.split(lists, cuts)):
+            lo, hi = self.bounds[group_list[0]], self.bounds[group_list[0] + 1]
+            if hi == lo:
+                continue
+            keep = min(k, hi - lo)
+            step = max(1, _CELLS // (hi - lo))  # bounded score matrix
+            for start in range(0, len(group_rows), step):
+                some = group_rows[start:start + step]
+                scores = queries[some] @ self.vectors[lo:hi].T
+                best = np.argpartition(-scores, keep - 1, axis=1)[:, :keep] if keep < hi - lo else \
+                    np.broadcast_to(np.arange(keep), (len(some), keep))
+                q_out.append(np.repeat(some, keep))
+                v_out.append(self.order[lo + best.ravel()])
+                s_out.append(np.take_along_axis(scores, best, axis=1).ravel())
+        if not q_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(q_out) + offset, np.concatenate(v_out), np.concatenate(s_out)

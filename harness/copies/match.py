@@ -1,0 +1,248 @@
+"""Find copies: retrieve candidates by embedding, confirm them by aligned correlation.
+
+Each picture is held as a 64-px gray working image (`views`). The reference side is indexed under
+several crop views (center and corner crops, one-side squashes), each embedding minus the mean
+embedding, so look-alikes of a standardised anatomy do not crowd out the copy; a query is searched
+in its 8 dihedral orientations, so flips and 90° rotations meet their original. Candidates are then
+verified: the crop box on the indexed side is refined by coordinate search, and the pair is a copy
+when the lightly blurred canvases correlate at least `min_correlation` and their band-passed
+versions at least `min_detail_correlation` (layout alone does not pass the second test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from harness.copies.index import VectorIndex
+from harness.copies.rule import DEFAULT_RULE, CopyPair, CopyRule
+from harness.copies.views import (
+    FULL, ORIENTATIONS, WORK, as_images, canvases, correlation, embedding, exact_digest, oriented,
+    smooth_and_detail, working_image,
+)
+
+_EMBED_CHUNK = 1024  # images embedded at once
+_VERIFY_CHUNK = 1024  # candidate pairs verified at once
+_REFINE_STEPS = (0.05, 0.025, 0.0125)  # box edge moves tried, in fractions of the side
+_MIN_SIDE = 0.45  # a refined box keeps at least this fraction of each side
+_NEAR_BOX = 0.04  # a match whose box is this close to the whole picture is "near", not "transformed"
+_MOVES = np.array([[s * (i == e) for e in range(4)] for i in range(4) for s in (-1, 1)]
+                  + [[s, s, 0, 0] for s in (-1, 1)] + [[0, 0, s, s] for s in (-1, 1)], dtype=np.float64)
+
+
+@dataclass
+class Catalogue:
+    """What the matcher keeps of a set of pictures: working images and exact digests (4 KB each)."""
+
+    work: np.ndarray  # (n, WORK, WORK) uint8
+    digests: list[str]
+
+    @classmethod
+    def of(cls, images: Iterable[np.ndarray] | np.ndarray) -> "Catalogue":
+        work, digests = [], []
+        for image in as_images(images):
+            work.append(working_image(image))
+            digests.append(exact_digest(image))
+        return cls(np.stack(work) if work else np.zeros((0, WORK, WORK), np.uint8), digests)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+
+def view_boxes(rule: CopyRule) -> np.ndarray:
+    """(V, 4) crop boxes (y0, y1, x0, x1) indexed per reference picture; the whole picture first."""
+    boxes = [FULL]
+    for fy in rule.crop_fractions:
+        for fx in rule.crop_fractions:
+            if (fy, fx) != (1.0, 1.0):
+                boxes.append(_centred(fy, fx))
+    for f in rule.crop_fractions:
+        if f < 1.0:
+            boxes += [np.array([y, y + f, x, x + f]) for y in (0.0, 1 - f) for x in (0.0, 1 - f)]
+    for f in rule.squash_fractions:
+        boxes += [_centred(1.0, f), _centred(f, 1.0)]
+    return np.stack(boxes)
+
+
+def copies_in(queries: Iterable[np.ndarray] | np.ndarray, reference: Iterable[np.ndarray] | np.ndarray,
+              rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
+    """Every (query, reference) pair where one picture is a copy of the other (either may be the
+    crop of the other), best match per pair, sorted by query then reference."""
+    return pairs_between(Catalogue.of(queries), Catalogue.of(reference), rule)
+
+
+def pairs_between(queries: Catalogue, reference: Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
+    """`copies_in` on catalogues already made (so callers that match one set many times embed it once)."""
+    if not len(queries) or not len(reference):
+        return []
+    found = _exact_pairs(queries.digests, reference.digests)
+    exact = {(p.query, p.reference) for p in found}
+    mean = _mean_embedding(reference, rule)
+    forward = _verified(queries, reference, mean, rule)
+    backward = _verified(reference, queries, mean, rule)
+    merged: dict[tuple[int, int], CopyPair] = {}
+    for q, r, score, kind, detail in forward:
+        merged[q, r] = CopyPair(q, r, score, kind, detail)
+    for r, q, score, kind, detail in backward:
+        if (q, r) not in merged or merged[q, r].score < score:
+            merged[q, r] = CopyPair(q, r, score, kind, detail)
+    found += [pair for key, pair in merged.items() if key not in exact]
+    return sorted(found, key=lambda p: (p.query, p.reference))
+
+
+def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
+    """Every pair of copies within one set, once each as (smaller index, larger index)."""
+    catalogue = images if isinstance(images, Catalogue) else Catalogue.of(images)
+    if len(catalogue) < 2:
+        return []
+    found = {}
+    groups: dict[str, list[int]] = {}
+    for i, digest in enumerate(catalogue.digests):
+        groups.setdefault(digest, []).append(i)
+    for members in groups.values():
+        for j in members[1:]:
+            found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
+    for a, b, score, kind, detail in _verified(catalogue, catalogue, _mean_embedding(catalogue, rule), rule):
+        key = (min(a, b), max(a, b))
+        if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
+            found[key] = CopyPair(*key, score, kind, detail)
+    return sorted(found.values(), key=lambda p: (p.query, p.reference))
+
+
+def copy_clusters(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> np.ndarray:
+    """A cluster id per image, numbered in order of first appearance: equal ids ⇔ linked by copies."""
+    catalogue = images if isinstance(images, Catalogue) else Catalogue.of(images)
+    return clusters_of(len(catalogue), copy_pairs(catalogue, rule))
+
+
+def clusters_of(n: int, pairs: list[CopyPair]) -> np.ndarray:
+    """Connected components of the copy graph, numbered by first member."""
+    if n == 0:
+        return np.zeros(0, np.int64)
+    a = np.array([p.query for p in pairs], dtype=np.int64)
+    b = np.array([p.reference for p in pairs], dtype=np.int64)
+    _, labels = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    _, first = np.unique(labels, return_index=True)
+    renumber = np.empty(len(first), np.int64)
+    renumber[np.argsort(np.argsort(first))] = np.arange(len(first))
+    return renumber[labels]
+
+
+def _centred(fy: float, fx: float) -> np.ndarray:
+    return np.array([(1 - fy) / 2, (1 + fy) / 2, (1 - fx) / 2, (1 + fx) / 2])
+
+
+def _exact_pairs(queries: list[str], reference: list[str]) -> list[CopyPair]:
+    where: dict[str, list[int]] = {}
+    for j, digest in enumerate(reference):
+        where.setdefault(digest, []).append(j)
+    return [CopyPair(i, j, 1.0, "exact") for i, digest in enumerate(queries) for j in where.get(digest, ())]
+
+
+def _mean_embedding(catalogue: Catalogue, rule: CopyRule) -> np.ndarray:
+    """The mean embedding of the catalogue's whole pictures: what all its pictures share."""
+    total = 0.0
+    for s in range(0, len(catalogue), _EMBED_CHUNK):
+        total = total + embedding(canvases(catalogue.work[s:s + _EMBED_CHUNK], FULL)).sum(axis=0, dtype=np.float64)
+    return (total / max(1, len(catalogue))).astype(np.float32)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norm, out=np.zeros_like(vectors), where=norm > 1e-6)
+
+
+def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i."""
+    out = []
+    for s in range(0, len(catalogue), _EMBED_CHUNK):
+        work = np.repeat(catalogue.work[s:s + _EMBED_CHUNK], len(boxes), axis=0)
+        out.append(_unit(embedding(canvases(work, np.tile(boxes, (len(work) // len(boxes), 1)))) - mean))
+    return np.concatenate(out)
+
+
+def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
+    """(a index, b index, score, kind, detail score): a's whole pictures, oriented, against b's crop views."""
+    boxes = view_boxes(rule)
+    index = VectorIndex(_view_embeddings(b, boxes, mean), rule.nprobe)
+    out = []
+    for s in range(0, len(a), _EMBED_CHUNK):
+        work = a.work[s:s + _EMBED_CHUNK]
+        full = canvases(work, FULL)
+        queries = np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)])
+        rows, hits, scores = index.search(queries, rule.candidates)
+        a_idx = rows % len(work) + s
+        orient = rows // len(work)
+        b_idx, view = hits // len(boxes), hits % len(boxes)
+        a_idx, b_idx, orient, view, scores = _best_candidates(a_idx, b_idx, orient, view, scores, rule)
+        if a is b:
+            keep = a_idx != b_idx
+            a_idx, b_idx, orient, view = a_idx[keep], b_idx[keep], orient[keep], view[keep]
+        for v in range(0, len(a_idx), _VERIFY_CHUNK):
+            part = slice(v, v + _VERIFY_CHUNK)
+            corr, detail, box = _refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
+                                        rule.min_start_correlation)
+            ok = (corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation)
+            for i in np.flatnonzero(ok):
+                near = orient[part][i] == 0 and np.abs(box[i] - FULL).max() <= _NEAR_BOX
+                out.append((int(a_idx[part][i]), int(b_idx[part][i]), round(float(min(corr[i], 1.0)), 4),
+                            "near" if near else "transformed", round(float(min(detail[i], 1.0)), 4)))
+    return out
+
+
+def _best_candidates(a_idx, b_idx, orient, view, scores, rule: CopyRule):
+    """Per (a, b) the best-scoring orientation and view, then the `candidates` best b per a."""
+    keep = scores >= rule.min_retrieval_score
+    a_idx, b_idx, orient, view, scores = a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
+    order = np.lexsort((-scores, b_idx, a_idx))
+    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
+    first = np.ones(len(a_idx), bool)
+    first[1:] = (a_idx[1:] != a_idx[:-1]) | (b_idx[1:] != b_idx[:-1])
+    a_idx, b_idx, orient, view, scores = a_idx[first], b_idx[first], orient[first], view[first], scores[first]
+    order = np.lexsort((-scores, a_idx))
+    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
+    start = np.searchsorted(a_idx, a_idx, side="left")
+    rank = np.arange(len(a_idx)) - start
+    keep = rank < rule.candidates
+    return a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
+
+
+def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: np.ndarray, min_start: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correlation and detail correlation of oriented whole picture a against the best box of b,
+    found by coordinate search from the retrieved view's box (pairs below `min_start` there are not
+    refined: -1); and that box."""
+    smooth_a, detail_a = smooth_and_detail(oriented(canvases(work_a, FULL), orient))
+    box = boxes.astype(np.float64).copy()
+    first = correlation(smooth_a, smooth_and_detail(canvases(work_b, box))[0])
+    out = np.full(len(box), -1.0), np.full(len(box), -1.0), box
+    go = first >= min_start
+    if not go.any():
+        return out
+    smooth_a, detail_a, work_b, box = smooth_a[go], detail_a[go], work_b[go], box[go]
+
+    def score(candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
+        smooth_b, detail_b = smooth_and_detail(canvases(np.repeat(work_b, reps, axis=0), candidate_boxes))
+        corr = correlation(np.repeat(smooth_a, reps, axis=0), smooth_b)
+        return corr, correlation(np.repeat(detail_a, reps, axis=0), detail_b)
+
+    corr, detail = score(box, 1)
+    for step in _REFINE_STEPS:
+        for _ in range(1):
+            tried = box[:, None, :] + step * _MOVES[None, :, :]
+            tried[:, :, [0, 2]] = np.maximum(tried[:, :, [0, 2]], 0.0)
+            tried[:, :, [1, 3]] = np.minimum(tried[:, :, [1, 3]], 1.0)
+            valid = ((tried[:, :, 1] - tried[:, :, 0]) >= _MIN_SIDE) & ((tried[:, :, 3] - tried[:, :, 2]) >= _MIN_SIDE)
+            c, d = score(tried.reshape(-1, 4), len(_MOVES))
+            total = np.where(valid, (c + d).reshape(len(box), -1), -np.inf)
+            best = total.argmax(axis=1)
+            better = total[np.arange(len(box)), best] > corr + detail
+            box[better] = tried[better, best[better]]
+            corr = np.where(better, c.reshape(len(box), -1)[np.arange(len(box)), best], corr)
+            detail = np.where(better, d.reshape(len(box), -1)[np.arange(len(box)), best], detail)
+    out[0][go], out[1][go], out[2][go] = corr, detail, box
+    return out

@@ -1,0 +1,110 @@
+"""The copy matcher: copies that were resized, squashed, cropped, re-encoded, turned gray, toned,
+flipped or rotated are found among look-alikes; pictures without an original match nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from harness.copies import DEFAULT_RULE, KINDS, CopyRule, copies_in, copy_clusters, copy_pairs
+from harness.errors import MedbenchError
+
+
+def pictures(n: int, side: int = 96, seed: int = 0) -> list[np.ndarray]:
+    """Look-alike RGB pictures: one shared layout plus smooth per-picture structure at two scales."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    layout = 90 * np.exp(-((x - 0.5) ** 2 + (y - 0.5) ** 2) / 0.08)
+    out = []
+    for _ in range(n):
+        own = gaussian_filter(rng.normal(0, 1, (side, side)), 3) * 180 + gaussian_filter(rng.normal(0, 1, (side, side)), 8) * 300
+        gray = np.clip(80 + layout + own, 0, 255)
+        out.append(np.stack([gray, gray * 0.8 + 20, gray * 0.6 + 40], axis=2).astype(np.uint8))
+    return out
+
+
+def jpeg(img: np.ndarray, quality: int = 40) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf))
+
+
+def resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
+
+
+TRANSFORMS = {
+    "resized to 28 px, gray": lambda x: np.asarray(Image.fromarray(resize(x, 28, 28)).convert("L")),
+    "squashed": lambda x: resize(x, 60, 96),
+    "center crop 72 %": lambda x: x[13:83, 13:83],
+    "offset crop 75 %": lambda x: x[24:96, 0:72],
+    "jpeg q40": jpeg,
+    "toned": lambda x: np.clip(x * 0.8 + 30, 0, 255).astype(np.uint8),
+    "mirrored": lambda x: x[:, ::-1],
+    "flipped": lambda x: x[::-1],
+    "rotated 90°": lambda x: np.rot90(x),
+    "crop, 40 px, rotated 270°": lambda x: np.rot90(resize(x[10:90, 5:80], 40, 40), 3),
+}
+
+
+@pytest.fixture(scope="module")
+def reference() -> list[np.ndarray]:
+    return pictures(40)
+
+
+@pytest.mark.parametrize("name", list(TRANSFORMS))
+def test_each_transformation_is_found_and_pictures_without_original_are_not(reference, name):
+    transform = TRANSFORMS[name]
+    originals = reference[:6]
+    absent = pictures(6, seed=1)
+    queries = [transform(img) for img in originals + absent]
+    pairs = copies_in(queries, reference)
+    found = {(p.query, p.reference) for p in pairs}
+    assert {(i, i) for i in range(6)} <= found
+    assert found <= {(i, i) for i in range(6)}  # no look-alike, and nothing for the absent pictures
+    kinds = {p.kind for p in pairs}
+    assert kinds <= set(KINDS) - {"exact"}
+    assert all(p.score >= DEFAULT_RULE.min_correlation for p in pairs)
+
+
+def test_kinds_exact_near_transformed(reference):
+    queries = [reference[0].copy(), jpeg(reference[1], 60), reference[2][:, ::-1]]
+    kinds = {p.query: p.kind for p in copies_in(queries, reference)}
+    assert kinds == {0: "exact", 1: "near", 2: "transformed"}
+
+
+def test_either_side_may_be_the_crop(reference):
+    """The query is the larger picture: the reference is a crop of it (a benchmark image made by
+    center-cropping a pretraining candidate)."""
+    crops = [img[15:85, 10:80] for img in reference[:4]]
+    pairs = copies_in(reference[:8], crops)
+    assert {(p.query, p.reference) for p in pairs} == {(i, i) for i in range(4)}
+
+
+def test_clusters_link_copies_transitively_in_a_mixed_size_stream(reference):
+    a, b = reference[3], reference[4]
+    images = iter([a, resize(a, 50, 50), b, a[5:90, 5:90][::-1], np.rot90(jpeg(b)), reference[5], reference[6]])
+    ids = copy_clusters(images)
+    assert ids.tolist() == [0, 0, 1, 0, 1, 2, 3]
+    pairs = copy_pairs([a, a.copy(), reference[7]])
+    assert [(p.query, p.reference, p.kind) for p in pairs] == [(0, 1, "exact")]
+
+
+def test_rule_description_survives_a_json_round_trip():
+    described = CopyRule(crop_fractions=(1.0, 0.8)).describe()
+    assert json.loads(json.dumps(described)) == described
+    assert described["crop_fractions"] == [1.0, 0.8]
+
+
+def test_bad_images_are_refused_with_a_clear_error():
+    with pytest.raises(MedbenchError, match="uint8"):
+        copy_clusters([np.zeros((8, 8), np.float32)])
+    with pytest.raises(MedbenchError, match="batch"):
+        copy_clusters(np.zeros((8, 8), np.uint8))
+    assert copy_clusters([]).tolist() == []
+    assert copies_in([], pictures(2)) == []
