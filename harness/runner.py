@@ -25,9 +25,11 @@ from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
+from harness.data.checks import split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
+from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
@@ -124,6 +126,9 @@ def finetune(inputs: CellInputs) -> ModeResult:
         outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=inputs.progress,
                           checkpoint=inputs.checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+        problem = disk_error(exc, inputs.checkpoint)
+        if problem is not None:  # every later run would fail the same way: stop with the disk named
+            raise problem from None
         if distributed.world_size() > 1:  # the other ranks would wait for this one forever: let torchrun stop them all
             raise
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
@@ -243,6 +248,9 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
             data = plan.data_task.load(data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
+        sizes_differ = split_size_warning(plan.data_task, data)
+        if sizes_differ:
+            report(sizes_differ)
         for init, backbone, seed in pending[task.name]:
             path = plan.record_path(out, init, backbone, seed)
             with claim_cell(out, path) as claimed:

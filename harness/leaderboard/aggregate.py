@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import MedbenchError
-from harness.leaderboard.definition import EFFICIENCY, Definition, MetricSpec, default_definition
+from harness.leaderboard.definition import Definition, default_definition
+from harness.metric_catalogue import EFFICIENCY, MetricSpec
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
 from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars, slug
