@@ -52,6 +52,7 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     """Evaluate each backbone from each init source on each task (fine-tune, probe or kNN), one JSON record per seed."""
     from harness.protocols import PROTOCOLS
     from harness.regimes import KNN_K, Regime, parse_label_budget
+    from harness.skips import skipped_work
     from harness.tasks import get_task, tasks_tagged
 
     # names, seeds and the regime are checked before torch is imported, so a typo is answered at once
@@ -59,6 +60,7 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     seed_list = parse_seeds(seeds) if seeds else protocol.seeds
     tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
     regime = Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k)
+    skipped_work()  # a mistyped $MEDBENCH_SKIP is answered before any training
 
     from harness.engine import SpeedOptions, pick_device
     from harness.runner import run_grid

@@ -40,6 +40,7 @@ from harness.regimes import Regime
 from harness.regimes.modes import CellInputs, ModeResult
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
 from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic, write_test_predictions
+from harness.skips import SKIP_ENV, skipped_work, skips
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
@@ -88,6 +89,8 @@ def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) 
     """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
     if task.kind == "multilabel":
         return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
+    if skips("cams"):
+        return {}, {"cam_skipped": f"{SKIP_ENV} turned Grad-CAMs off (a test that does not check them)"}
     count = min(len(test), CAM_SCORE_LIMIT)
     images, _ = run.transform(test.images[:count])
     cams, method = class_activation_maps(run.model, images, test.targets[:count])
@@ -178,6 +181,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
             "data_sha256": data.sha256, "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
             "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
             "command": sys.argv, "started_at": started, "finished_at": now_utc(),
+            "skipped_work": list(skipped_work()),  # empty in real runs; see harness.skips
         },
         **submission_fields(weights.provenance, cell.task),  # submission id, weights sha256, contamination flag
     }
