@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from harness.commands import parse_seeds, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, parse_seeds, split_list, user_errors
 from harness.errors import MedbenchError
 
 DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
@@ -52,6 +52,7 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     """Evaluate each backbone from each init source on each task (fine-tune, probe or kNN), one JSON record per seed."""
     from harness.protocols import PROTOCOLS
     from harness.regimes import KNN_K, Regime, parse_label_budget
+    from harness.skips import skipped_work
     from harness.tasks import get_task, tasks_tagged
 
     # names, seeds and the regime are checked before torch is imported, so a typo is answered at once
@@ -59,13 +60,15 @@ def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | No
     seed_list = parse_seeds(seeds) if seeds else protocol.seeds
     tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
     regime = Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k)
+    skipped_work()  # a mistyped $MEDBENCH_SKIP is answered before any training
 
     from harness.engine import SpeedOptions, pick_device
     from harness.runner import run_grid
 
-    run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
-             pick_device(device), report=click.echo, progress=not quiet,
-             speed=SpeedOptions(fast=fast, compile=compile_model), regime=regime)
+    written = run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
+                       pick_device(device), report=click.echo, progress=not quiet,
+                       speed=SpeedOptions(fast=fast, compile=compile_model), regime=regime)
+    exit_if_runs_not_ok(written)
 
 
 @main.group()
@@ -136,7 +139,8 @@ def inits_check(init: str, backbone: str) -> None:
     weights = resolve_init(init, backbone)
     if weights.state_dict is not None:
         report = load_backbone_weights(build_classifier(backbone, 2, 3, 224), weights.state_dict, backbone=backbone)
-        click.echo(f"loads into {backbone}: {report.summary()['matched']} of {report.backbone_tensors} backbone tensors matched")
+        click.echo(f"loads into {backbone}: {len(report.matched)} of {report.backbone_tensors} backbone tensors matched, "
+                   f"{len(report.unexpected)} unexpected tensor(s) ignored")
     click.echo(json.dumps({"sha256": weights.sha256, "provenance": weights.provenance}, indent=2, default=str))
 
 
@@ -161,7 +165,9 @@ def results(folder: Path, metrics: tuple[str, ...], csv_path: Path | None) -> No
         shown["not ok"] = table["not_ok"].fillna("")
     click.echo(tabulate(shown, headers="keys", showindex=False))
     if csv_path:
-        table.to_csv(csv_path, index=False)
+        from harness.csvsafe import write_safe_csv
+
+        write_safe_csv(table, csv_path)
         click.echo(f"wrote {csv_path}")
 
 

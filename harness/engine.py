@@ -33,6 +33,7 @@ from harness.efficiency import (
 from harness.errors import MedbenchError
 from harness.objectives import Objective, selection_score
 from harness.protocols import Protocol
+from harness.skips import skips
 
 DIVERGENCE_CHECK_EVERY = 20  # steps between loss finiteness checks (each check syncs the device)
 HISTORY_METRICS = ("accuracy", "auroc", "iou", "dice")
@@ -186,8 +187,11 @@ class TrainingRun:
         return evaluator.compute()
 
     def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True,
-            checkpoint: Path | None = None) -> Outcome:
-        """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`."""
+            checkpoint: Path | None = None, time_inference: bool = True) -> Outcome:
+        """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`.
+
+        `time_inference=False` leaves out the inference timing a caller that keeps no efficiency figures
+        (pretraining) would throw away."""
         p = self.protocol
         steps_per_epoch = len(batch_order(len(train), p.batch_size, torch.Generator().manual_seed(0), drop_last=True))
         optimizer, scheduler = self.make_optimizer(steps_per_epoch)
@@ -236,8 +240,10 @@ class TrainingRun:
             "resumed": state.resumed,
             "selection": f"best validation {self.objective.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
         }
-        if outcome.status == "ok" and distributed.is_main():  # timed on rank 0 alone: ranks would compete for the CPU
-            outcome.efficiency.update(measure_inference(self.model, image_shape, self.device, batch_size=min(64, p.eval_batch_size)))
+        if time_inference and outcome.status == "ok" and distributed.is_main():  # rank 0 alone: ranks would compete for the CPU
+            timing = {"warmup": 0, "repeats": 1} if skips("inference-timing") else {}  # the record keeps both counts
+            outcome.efficiency.update(measure_inference(self.model, image_shape, self.device,
+                                                        batch_size=min(64, p.eval_batch_size), **timing))
         return outcome
 
     def _train_epoch(self, train: TensorSplit, optimizer: torch.optim.Optimizer,

@@ -27,29 +27,12 @@ from torchmetrics.functional.classification import (
 )
 
 from harness.errors import MedbenchError
+from harness.metric_catalogue import CATALOGUE
 
 ECE_BINS = 15
 IOU_DEFINITION = "dataset-level (pixels pooled over the split)"
 
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "weighted_accuracy_support": True,
-    "auroc": True,
-    "f1_macro": True,
-    "ece": False,
-    "iou": True,
-    "dice": True,
-    "iou_per_image_mean": True,
-    "dice_per_image_mean": True,
-    "infer_images_per_s": True,
-    "infer_latency_ms": False,
-    "params": False,
-    "flops": False,
-    "train_images_per_s": True,
-    "wall_time_s": False,
-    "peak_memory_bytes": False,
-}
+HIGHER_IS_BETTER: dict[str, bool] = {name: spec.direction == "higher" for name, spec in CATALOGUE.items()}
 """Direction of every scalar we rank by (model selection, leaderboards): True = higher is better."""
 
 

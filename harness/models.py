@@ -20,6 +20,7 @@ from torch import nn
 from harness.errors import MedbenchError, UnknownNameError
 
 MIN_MATCHED_FRACTION = 0.9
+MAX_UNEXPECTED_FRACTION = 0.1  # weights of e.g. ResNet-34 would otherwise "fully match" a ResNet-18
 STEMS = ("default", "small")
 
 
@@ -171,6 +172,10 @@ def load_backbone_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
             report.unexpected.append(key)
         elif tuple(value.shape) != tuple(model_sd[key].shape):
             report.mis_shaped.append(f"{key} {tuple(value.shape)}→{tuple(model_sd[key].shape)}")
+        elif value.is_floating_point() != model_sd[key].is_floating_point():
+            raise MedbenchError(f"tensor {key!r} of the weights is {value.dtype} where "
+                                f"{backbone or type(model).__name__} holds {model_sd[key].dtype}; weights are not "
+                                "cast between integer and floating types: re-export them as saved by the model")
         else:
             to_load[key] = value
             report.matched.append(key)
@@ -180,6 +185,13 @@ def load_backbone_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
         raise MedbenchError(
             f"the weights match only {report.matched_fraction:.0%} of {backbone or type(model).__name__}'s "
             f"{report.backbone_tensors} backbone tensors (first problem: {detail}); are they for another architecture?"
+        )
+    offered = len(report.matched) + len(report.unexpected) + len(report.mis_shaped)
+    if offered and len(report.unexpected) / offered > MAX_UNEXPECTED_FRACTION:
+        raise MedbenchError(
+            f"{len(report.unexpected)} of the {offered} backbone tensors in the weights have no place in "
+            f"{backbone or type(model).__name__} (first: {report.unexpected[0]}); they look like a larger model of "
+            "the same family: pass the backbone they were trained as"
         )
     model.load_state_dict(to_load, strict=False)
     return report

@@ -22,6 +22,7 @@ from harness.data.arrays import ArrayDataset, TaskData
 from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.engine import TrainingRun, seed_everything
 from harness.errors import MedbenchError
+from harness.names import safe_name
 from harness.models import build_classifier, check_backbone
 from harness.objectives import objective_for
 from harness.paths import medbench_home
@@ -33,11 +34,11 @@ CPMID_MEAN, CPMID_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)  # fixed, declared i
 
 
 def cpmid_folder(recipe: str) -> Path:
-    return medbench_home() / "cpmid" / recipe
+    return medbench_home() / "cpmid" / safe_name(recipe, "recipe name")
 
 
 def release_folder(recipe: str, backbone: str, protocol: str) -> Path:
-    return medbench_home() / "releases" / recipe / backbone / protocol
+    return medbench_home() / "releases" / safe_name(recipe, "recipe name") / safe_name(backbone, "backbone") / safe_name(protocol, "protocol name")
 
 
 def ensure_cpmid(recipe: str, data_dir: Path | None, report: Report) -> Path:
@@ -85,7 +86,7 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
     folder = out or release_folder(recipe, backbone, protocol.name)
     checkpoint = folder.parent / f".{folder.name}.checkpoint.pt"  # a killed pretraining resumes from here
     outcome = run.fit(device_splits["train"], device_splits["val"], device_splits["val"], progress=progress,
-                      checkpoint=checkpoint)
+                      checkpoint=checkpoint, time_inference=False)  # a release keeps no speed figures
     if outcome.status != "ok":
         raise MedbenchError(f"pretraining {backbone} on {recipe} {outcome.status}: {outcome.error}")
     config = release_config(backbone, num_classes, channels, image_size, cpmid.label_names, manifest, protocol, outcome.metrics)

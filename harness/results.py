@@ -18,6 +18,7 @@ import pandas as pd
 
 from harness.atomic import write_atomic, write_text_atomic
 from harness.errors import MedbenchError
+from harness.names import safe_name
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "diverged", "failed")
@@ -54,8 +55,8 @@ def slug(text: str) -> str:
 def record_path(out: Path, task: str, init: str, backbone: str, protocol: str, seed: int, variant: str = "") -> Path:
     """`variant` names a non-default evaluation regime (e.g. `linear-probe__budget8__px224`); the default has none,
     so records made before regimes existed keep their names."""
-    middle = f"{protocol}__{variant}" if variant else protocol
-    return out / task / f"{slug(init)}__{slug(backbone)}__{middle}__seed{seed}.json"
+    middle = f"{safe_name(protocol, 'protocol name')}__{variant}" if variant else safe_name(protocol, "protocol name")
+    return out / safe_name(task, "task name") / f"{slug(init)}__{slug(backbone)}__{middle}__seed{seed}.json"
 
 
 def write_test_predictions(path: Path, targets: np.ndarray, probs: np.ndarray) -> None:
@@ -64,15 +65,43 @@ def write_test_predictions(path: Path, targets: np.ndarray, probs: np.ndarray) -
     write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a number a record may hold (medbench writes null for undefined values)")
+
+
 def load_record(path: Path) -> dict[str, Any]:
+    """A record as written by `write_json_atomic`: a JSON object with no NaN/Infinity and a known schema version."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        record = json.loads(path.read_text(), parse_constant=_no_constants)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise MedbenchError(f"{path} is not a readable result record ({exc}); delete it and re-run") from None
+    if not isinstance(record, dict):
+        raise MedbenchError(f"{path} holds a JSON {type(record).__name__}, not a result record (an object); "
+                            "move it out of the results folder")
     version = record.get("schema_version")
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise MedbenchError(f"{path}: schema_version {version!r} is not one this medbench reads (≤ {SCHEMA_VERSION}); upgrade medbench")
     return record
+
+
+RUNS_NOT_OK_EXIT = 3  # `medbench run` finished its grid but some run failed or diverged (2 is a user error)
+
+
+def runs_not_ok(paths: Iterable[Path]) -> str | None:
+    """One line naming the runs among `paths` that ended failed or diverged (and why), or None when all are ok.
+
+    A path without a record (another worker holds the cell) is not counted."""
+    paths = [path for path in paths if path.is_file()]
+    bad = []
+    for path in paths:
+        record = load_record(path)
+        if record.get("status") != "ok":
+            why = f" ({' '.join(str(record.get('error')).split())[:160]})" if record.get("error") else ""
+            bad.append(f"{record.get('task')} {record.get('init')} {record.get('backbone')} seed={record.get('seed')} "
+                       f"{record.get('status')}{why}")
+    if not bad:
+        return None
+    return f"{len(bad)} of {len(paths)} runs did not finish ok: {'; '.join(bad)}"
 
 
 def iter_records(folder: Path) -> Iterable[tuple[Path, dict[str, Any]]]:

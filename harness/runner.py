@@ -25,9 +25,11 @@ from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
+from harness.data.checks import split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
+from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
@@ -38,6 +40,7 @@ from harness.regimes import Regime
 from harness.regimes.modes import CellInputs, ModeResult
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
 from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic, write_test_predictions
+from harness.skips import SKIP_ENV, skipped_work, skips
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
@@ -86,6 +89,8 @@ def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) 
     """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
     if task.kind == "multilabel":
         return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
+    if skips("cams"):
+        return {}, {"cam_skipped": f"{SKIP_ENV} turned Grad-CAMs off (a test that does not check them)"}
     count = min(len(test), CAM_SCORE_LIMIT)
     images, _ = run.transform(test.images[:count])
     cams, method = class_activation_maps(run.model, images, test.targets[:count])
@@ -124,6 +129,9 @@ def finetune(inputs: CellInputs) -> ModeResult:
         outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=inputs.progress,
                           checkpoint=inputs.checkpoint)
     except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+        problem = disk_error(exc, inputs.checkpoint)
+        if problem is not None:  # every later run would fail the same way: stop with the disk named
+            raise problem from None
         if distributed.world_size() > 1:  # the other ranks would wait for this one forever: let torchrun stop them all
             raise
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
@@ -173,6 +181,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
             "data_sha256": data.sha256, "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
             "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
             "command": sys.argv, "started_at": started, "finished_at": now_utc(),
+            "skipped_work": list(skipped_work()),  # empty in real runs; see harness.skips
         },
         **submission_fields(weights.provenance, cell.task),  # submission id, weights sha256, contamination flag
     }
@@ -243,6 +252,9 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
             data = plan.data_task.load(data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
+        sizes_differ = split_size_warning(plan.data_task, data)
+        if sizes_differ:
+            report(sizes_differ)
         for init, backbone, seed in pending[task.name]:
             path = plan.record_path(out, init, backbone, seed)
             with claim_cell(out, path) as claimed:

@@ -19,13 +19,18 @@ import yaml
 
 from harness.audit.policy import DEFAULT_POLICY, POLICIES
 from harness.data import LOADERS, DataStatus, TaskData, data_status
+from harness.data.checks import check_not_empty
 from harness.errors import MedbenchError
+from harness.metric_catalogue import quality_metric
+from harness.names import safe_name
 from harness.registry import Registry
 from harness.schema import check_mapping
 
 KINDS = ("binary", "multiclass", "multilabel", "segmentation")
+CHANNELS = (1, 3)
 REPO_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
 NOT_CARD_DIRS = {"cpmid"}  # recipes live there
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same result, 8× faster
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ class TaskSpec:
         return self.kind == "segmentation"
 
     def load(self, data_dir: Path | None = None) -> TaskData:
-        return LOADERS.get(self.source.loader)(self, dict(self.source.args), data_dir)
+        data = LOADERS.get(self.source.loader)(self, dict(self.source.args), data_dir)
+        check_not_empty(self, data)
+        return data
 
     def status(self, data_dir: Path | None = None) -> DataStatus:
         """present / downloadable / missing / generated, and where, without loading anything."""
@@ -80,50 +87,84 @@ _ALLOWED = {f.name for f in dataclasses.fields(TaskSpec)} - {"card_path"}
 
 
 def parse_card(raw: Any, where: str) -> TaskSpec:
-    """Check one card's fields and types; every message names the card and the field."""
+    """Check one card's fields and types; every message names the card and the field.
+
+    Types are checked, not coerced: `label_names: abc` is not three classes and `channels: -3` is not a size."""
     check_mapping(raw, where, "task card", _ALLOWED, _REQUIRED)
     if raw["kind"] not in KINDS:
         raise MedbenchError(f"{where}: kind must be one of {', '.join(KINDS)}, not {raw['kind']!r}")
     source = raw["source"]
-    if not isinstance(source, dict) or set(source) - {"loader", "args"} or "loader" not in source:
+    if not isinstance(source, dict) or set(source) - {"loader", "args"} or not isinstance(source.get("loader"), str):
         raise MedbenchError(f"{where}: source must be a mapping with 'loader' and optional 'args'")
+    if not isinstance(source.get("args") or {}, dict):
+        raise MedbenchError(f"{where}: source.args must be a mapping, not {type(source['args']).__name__}")
     splits = raw["splits"]
     if not isinstance(splits, dict) or set(splits) != {"train", "val", "test"}:
         raise MedbenchError(f"{where}: splits must give train, val and test sizes")
-    url, md5 = str(raw.get("url", "")), str(raw.get("md5", "")).lower()
+    url, md5 = _text(raw, "url", where), _text(raw, "md5", where).lower()
     if md5 and not re.fullmatch(r"[0-9a-f]{32}", md5):
         raise MedbenchError(f"{where}: md5 must be 32 hex digits, not {md5!r}")
     if url and not md5:
         raise MedbenchError(f"{where}: a card with a url needs the file's md5, so downloads can be verified")
-    policy = str(raw.get("audit_policy", DEFAULT_POLICY))
+    policy = _text(raw, "audit_policy", where) or DEFAULT_POLICY
     if policy not in POLICIES:
         raise MedbenchError(f"{where}: audit_policy must be one of {', '.join(POLICIES.names())}, not {policy!r}")
-    labels = tuple(str(x) for x in raw["label_names"])
+    labels = _texts(raw, "label_names", where)
+    if not labels or len(set(labels)) != len(labels):
+        raise MedbenchError(f"{where}: label_names must be a non-empty list of distinct names")
     if raw["kind"] == "binary" and len(labels) != 2:
         raise MedbenchError(f"{where}: a binary task needs exactly 2 label_names, got {len(labels)}")
-    try:
-        return TaskSpec(
-            name=str(raw["name"]),
-            kind=raw["kind"],
-            description=str(raw["description"]).strip(),
-            source=SourceSpec(str(source["loader"]), dict(source.get("args") or {})),
-            label_names=labels,
-            channels=int(raw["channels"]),
-            image_size=int(raw["image_size"]),
-            splits={k: int(v) for k, v in splits.items()},
-            metrics=tuple(str(m) for m in raw["metrics"]),
-            license=str(raw["license"]),
-            citation=str(raw["citation"]).strip(),
-            modality=str(raw.get("modality", "")),
-            homepage=str(raw.get("homepage", "")),
-            tags=tuple(str(t) for t in raw.get("tags", ())),
-            url=url,
-            md5=md5,
-            audit_policy=policy,
-            card_path=where,
-        )
-    except (TypeError, ValueError) as exc:
-        raise MedbenchError(f"{where}: {exc}") from None
+    channels = _count(raw["channels"], "channels", where)
+    if channels not in CHANNELS:
+        raise MedbenchError(f"{where}: channels must be 1 (grey) or 3 (colour), not {channels}")
+    image_size = _count(raw["image_size"], "image_size", where)
+    if image_size < 1:
+        raise MedbenchError(f"{where}: image_size must be a positive number of pixels, not {image_size}")
+    metrics = _texts(raw, "metrics", where)
+    if not metrics:
+        raise MedbenchError(f"{where}: metrics must name at least one metric")
+    for metric in metrics:
+        quality_metric(metric, where)
+    return TaskSpec(
+        name=safe_name(raw["name"], f"{where}: task name"),
+        kind=raw["kind"],
+        description=_text(raw, "description", where).strip(),
+        source=SourceSpec(source["loader"], dict(source.get("args") or {})),
+        label_names=labels,
+        channels=channels,
+        image_size=image_size,
+        splits={k: _count(v, f"splits.{k}", where) for k, v in splits.items()},
+        metrics=metrics,
+        license=_text(raw, "license", where),
+        citation=_text(raw, "citation", where).strip(),
+        modality=_text(raw, "modality", where),
+        homepage=_text(raw, "homepage", where),
+        tags=_texts(raw, "tags", where),
+        url=url,
+        md5=md5,
+        audit_policy=policy,
+        card_path=where,
+    )
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str):
+        raise MedbenchError(f"{where}: {key} must be text, not {type(value).__name__} {value!r}")
+    return value
+
+
+def _texts(raw: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise MedbenchError(f"{where}: {key} must be a list of names in [brackets] or '- ' lines, not {value!r}")
+    return tuple(value)
+
+
+def _count(value: Any, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MedbenchError(f"{where}: {key} must be a whole number ≥ 0, not {value!r}")
+    return value
 
 
 def task_dirs() -> list[Path]:
@@ -137,7 +178,7 @@ def _registry(dirs: tuple[Path, ...]) -> Registry[TaskSpec]:
     for folder in dirs:
         for card in _card_files(folder):
             try:
-                raw = yaml.safe_load(card.read_text())
+                raw = yaml.load(card.read_text(), Loader=SAFE_LOADER)
             except yaml.YAMLError as exc:
                 raise MedbenchError(f"{card}: not valid YAML ({str(exc).splitlines()[0]})") from None
             spec = parse_card(raw, str(card))

@@ -10,16 +10,51 @@ from pathlib import Path
 
 import pytest
 
+from harness.skips import SKIP_ENV
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MEDBENCH = Path(sys.executable).with_name("medbench")
+
+# No test checks inference speed or Grad-CAMs unless it asks for them (the `full_work` fixture): together they
+# cost more CPU than the smoke training they follow. Set in os.environ, so `medbench` subprocesses inherit it;
+# records made so say it in provenance.skipped_work. `MEDBENCH_SKIP= pytest` runs everything in full.
+os.environ.setdefault(SKIP_ENV, "inference-timing,cams")
+
+
+SMOKE_CELL = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
+              "--quiet"]
+
+
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MEDBENCH_HOME of this test session (of this xdist worker): generated data are cached once per session."""
+    return Path(os.environ.get("MEDBENCH_TEST_HOME") or tmp_path_factory.getbasetemp() / "medbench-home")
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Generated data are cached per test session, never in the user's ~/.cache."""
-    home = Path(os.environ.get("MEDBENCH_TEST_HOME") or tmp_path_factory.getbasetemp() / "medbench-home")
+    home = session_home(tmp_path_factory)
     monkeypatch.setenv("MEDBENCH_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke cell (scratch / resnet18 / synth-xray-cls) trained once per session, in process, for every test
+    that reads a real record: seed 0 in full (inference timing, Grad-CAMs, as a user's run), seed 1 with the
+    test skips. Treat it as read-only; copy it (shutil.copytree) before running into it."""
+    out = tmp_path_factory.mktemp("smoke-results")
+    with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
+        patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
+        invoke(*SMOKE_CELL, "--seeds", "0", "--out", str(out), env={SKIP_ENV: ""})
+        invoke(*SMOKE_CELL, "--seeds", "1", "--out", str(out))
+    return out
+
+
+@pytest.fixture
+def full_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test that checks inference timing or CAMs: nothing is skipped (in process and in subprocesses)."""
+    monkeypatch.delenv(SKIP_ENV, raising=False)
 
 
 @pytest.fixture

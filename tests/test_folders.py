@@ -380,3 +380,56 @@ def test_train_and_test_folders_without_val_from_train_are_a_clear_error(tmp_pat
                                   "split": {"val_from_train": 1.5}})
     with pytest.raises(MedbenchError, match="between 0 and 1"):
         folders.folder_splits(bad, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# copies kept together
+
+
+def _textured(seed: int, size: int = 96) -> np.ndarray:
+    """A smooth random picture (the matcher compares low frequencies, so noise alone is not a picture)."""
+    small = np.random.default_rng(seed).integers(0, 255, (6, 6, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def _copies_tree(root: Path) -> dict[str, list[str]]:
+    """Per class 8 originals, 4 of them with a mirrored and a resized copy; returns copy families."""
+    families = {}
+    for c, name in enumerate(("cat", "dog", "owl")):
+        for i in range(8):
+            picture = _textured(100 * c + i)
+            _save(root / name / f"{name}{i}.png", picture)
+            if i < 4:
+                _save(root / name / f"{name}{i}_mirror.png", picture[:, ::-1])
+                _save(root / name / f"{name}{i}_small.jpg", np.asarray(Image.fromarray(picture).resize((60, 60))),
+                      quality=90)
+                families[f"{name}{i}"] = [f"{name}/{name}{i}", f"{name}/{name}{i}_mirror", f"{name}/{name}{i}_small"]
+    return families
+
+
+@pytest.mark.slow  # the copy matcher's index: ~7 s on 2 loaded cores
+def test_copies_together_keeps_each_copy_family_in_one_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path / "home"))
+    families = _copies_tree(tmp_path / "pets")
+    spec = _spec("image_folders", {"root": "pets", "split": {**FRACTIONS, "seed": 3}, "copies": "together"})
+    rows = {key: (group, split) for key, group, split in folders.folder_splits(spec, tmp_path)}
+    for members in families.values():
+        assert len({rows[m][1] for m in members}) == 1, members  # one split per family
+        assert len({rows[m][0] for m in members}) == 1  # one group, named after a member
+    singles = [key for key in rows if not any(key in f for f in families.values())]
+    assert all(rows[key][0] == key for key in singles)  # pictures without copies stay their own group
+    assert list((tmp_path / "home" / "copies").glob("*.json"))  # clustered once, cached
+    apart = {k: s for k, _, s in folders.folder_splits(_spec("image_folders", {"root": "pets", "split": {
+        **FRACTIONS, "seed": 3}}), tmp_path)}
+    assert any(len({apart[m] for m in members}) > 1 for members in families.values())  # what the option prevents
+
+
+def test_copies_together_needs_a_split_the_harness_draws(tmp_path: Path):
+    _train_test_tree(tmp_path / "xr")
+    spec = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test", "val": "test"},
+                                   "copies": "together"})
+    with pytest.raises(MedbenchError, match="copies: together needs a split the harness draws"):
+        folders.folder_splits(spec, tmp_path)
+    with pytest.raises(MedbenchError, match="copies must be together or apart"):
+        folders.folder_splits(_spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"},
+                                                      "split": {"val_from_train": 0.2}, "copies": "yes"}), tmp_path)

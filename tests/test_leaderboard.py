@@ -148,17 +148,19 @@ def test_every_shipped_definition_loads(path: Path):
 
 def test_directions_can_be_written_either_way():
     raw = {"title": "t", "tasks": ["a"], "protocol": "quick", "why": {"a": "  because\n it is hard "},
-           "metrics": [{"name": "x", "higher_is_better": False}, {"name": "y", "direction": "higher"}]}
+           "metrics": [{"name": "ece", "higher_is_better": False}, {"name": "auroc", "direction": "higher"}]}
     definition = parse_definition(raw, "x", "x.yaml")
     assert [m.direction for m in definition.metrics] == ["lower", "higher"] and definition.why == {"a": "because it is hard"}
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({"title": "t", "tasks": ["a"], "metrics": [{"name": "x"}], "protocol": "quick"}, "needs direction"),
+    ({"title": "t", "tasks": ["a"], "metrics": [{"name": "x"}], "protocol": "quick"}, "unknown metric 'x'"),
+    ({"title": "t", "tasks": ["a"], "metrics": [{"name": "ece", "direction": "higher"}], "protocol": "quick"},
+     "is better lower"),
     ({"title": "t", "tasks": ["a"], "metrics": [{"name": "auroc"}], "protocol": "quick", "colour": 1}, "unknown field"),
     ({"title": "t", "tasks": {"tagged": "no-such-tag"}, "metrics": [{"name": "auroc"}], "protocol": "quick"}, "no task card"),
     ({"title": "t", "metrics": [{"name": "auroc"}], "protocol": "quick"}, "missing field(s) tasks"),
-    ({"title": "t", "tasks": ["a"], "metrics": [{"name": "x", "direction": "higher", "higher_is_better": False}],
+    ({"title": "t", "tasks": ["a"], "metrics": [{"name": "auroc", "direction": "higher", "higher_is_better": False}],
       "protocol": "quick"}, "two different directions"),
     ({"title": "t", "tasks": ["a"], "metrics": [{"name": "auroc"}], "protocol": "quick", "why": {"b": "?"}}, "not on the leaderboard"),
 ])

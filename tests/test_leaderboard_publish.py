@@ -26,15 +26,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "site"
 
 
-def test_publish_to_a_folder_replaces_an_earlier_site_whole(site: Path, tmp_path: Path):
+def test_publish_to_a_folder_replaces_the_earlier_build_and_keeps_the_rest(site: Path, tmp_path: Path):
     target = tmp_path / "pages"
     target.mkdir()
     proc = run_cli("leaderboard", "publish", str(site), "--to", "dir", str(target))
     assert proc.stdout.strip() == str((target / "index.html").resolve())
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == sorted(p.relative_to(site) for p in site.rglob("*"))
-    (target / "entry" / "stale.html").write_text("from an older build")
+    manifest = json.loads((target / ".medbench-site").read_text())
+    (target / "entry" / "stale.html").write_text("from an older build")  # a page the earlier build wrote
+    (target / ".medbench-site").write_text(json.dumps({**manifest, "files": manifest["files"] + ["entry/stale.html"]}))
+    (target / "CNAME").write_text("bench.example.org\n")  # the user's own files, e.g. a Pages checkout
+    (target / ".git").mkdir()
+    (target / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     run_cli("leaderboard", "publish", str(site), "--to", "dir", str(target))
     assert not (target / "entry" / "stale.html").exists()
+    assert (target / "CNAME").read_text() == "bench.example.org\n" and (target / ".git" / "HEAD").is_file()
 
 
 def test_publish_refuses_a_folder_that_is_not_a_site(site: Path, tmp_path: Path):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from harness.audit.shortcuts import task_shortcuts
-from harness.data.folders import folder_files
-from harness.tasks import get_task
+from harness.data.folders import folder_files, folder_splits
+from harness.tasks import SourceSpec, TaskSpec, get_task
 from tests.conftest import invoke
 
 REAL_CARDS = ("brain-tumor-mri", "pbc-blood-cells", "kermany-cxr", "ham10000", "lc25000-lung", "busi-cls")
@@ -26,7 +28,13 @@ def test_each_card_states_its_licence_citation_channels_and_size(name: str):
     assert spec.image_size == 64 and spec.kind in ("binary", "multiclass")
 
 
-@pytest.mark.parametrize("name", REAL_CARDS)
+def _without_copy_clusters(spec: TaskSpec) -> TaskSpec:
+    """The card with `copies: together` dropped: listing then needs no clustering (minutes on 2 cores)."""
+    args = {k: v for k, v in spec.source.args.items() if k != "copies"}
+    return replace(spec, source=replace(spec.source, args=args))
+
+
+@pytest.mark.parametrize("name", [n for n in REAL_CARDS if n != "lc25000-lung"])
 def test_each_card_lists_its_files_into_the_declared_split_sizes(name: str, shared_data: Path):
     spec = get_task(name)
     files = folder_files(spec, shared_data)
@@ -37,6 +45,38 @@ def test_each_card_lists_its_files_into_the_declared_split_sizes(name: str, shar
     for item, split in files:
         where.setdefault(item.group or item.key, set()).add(split)
     assert all(len(s) == 1 for s in where.values())  # groups (lesions, copy clusters) stay in one split
+
+
+def test_lc25000_keeps_copies_together_and_lists_all_its_files(shared_data: Path):
+    spec = get_task("lc25000-lung")
+    assert spec.source.args["copies"] == "together"
+    files = folder_files(_without_copy_clusters(spec), shared_data)
+    assert len(files) == sum(spec.splits.values()) == 2100
+    assert Counter(item.label for item, _ in files) == {0: 700, 1: 700, 2: 700}
+
+
+@pytest.mark.slow
+def test_copies_together_groups_rotated_and_mirrored_real_histology_tiles(shared_data: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """Real LC25000 tiles with the release's own augmentations (90° rotations, flips) planted beside them."""
+    monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path / "home"))
+    source = sorted((shared_data / "lc25000_lung" / "lung_image_sets" / "lung_aca").glob("*.jpeg"))[:24]
+    for name in ("lung_aca", "lung_n", "lung_scc"):
+        (tmp_path / "lc" / name).mkdir(parents=True)
+    folder = tmp_path / "lc" / "lung_aca"
+    for i, path in enumerate(source):
+        tile = Image.open(path).convert("RGB")
+        tile.save(folder / path.name)
+        if i < 6:
+            tile.transpose(Image.Transpose.ROTATE_90).save(folder / f"{path.stem}_r90.jpeg")
+            tile.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / f"{path.stem}_flip.jpeg")
+    spec = replace(get_task("lc25000-lung"), source=SourceSpec("image_folders", {
+        "root": "lc", "classes": ["lung_aca", "lung_n", "lung_scc"], "copies": "together",
+        "split": {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 0}}))
+    rows = {key: (group, split) for key, group, split in folder_splits(spec, tmp_path)}
+    for path in source[:6]:
+        family = [f"lung_aca/{path.stem}{suffix}" for suffix in ("", "_r90", "_flip")]
+        assert len({rows[k] for k in family}) == 1, family  # one group, one split
 
 
 def test_kermany_keeps_the_release_test_split(shared_data: Path):
@@ -52,12 +92,13 @@ def test_ham10000_groups_are_the_lesion_ids(shared_data: Path):
 
 
 @pytest.mark.slow
-def test_busi_loads_at_64_px_gray_and_its_audit_reports_copies_and_shortcuts(shared_data: Path, tmp_path: Path):
+def test_busi_loads_at_64_px_gray_and_its_audit_reports_copies_and_shortcuts(shared_data: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))  # decoded once here, read from this cache by the audit
     spec = get_task("busi-cls")
     data = spec.load(shared_data)
     assert data.train.images.shape[1:] == (64, 64, 1) and data.train.images.dtype == np.uint8
-    result = invoke("data", "audit", "busi-cls", "--data-dir", str(shared_data), "--json",
-                    env={"MEDBENCH_HOME": str(tmp_path)})
+    result = invoke("data", "audit", "busi-cls", "--data-dir", str(shared_data), "--json")
     report = json.loads(result.stdout)
     assert report["n_images"] == spec.splits and "cross_split_near" in report and "exact_groups" in report
     by_prop = {s["property"]: s for s in report["shortcuts"]}

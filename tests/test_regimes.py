@@ -25,7 +25,7 @@ from harness.regimes.probe import evaluate_logits, fit_probe
 from harness.regimes.resolution import size_matched
 from harness.results import record_path, records_frame, summarize, write_json_atomic
 from harness.tasks import get_task
-from tests.conftest import assert_one_line_error, read_records, run_cli
+from tests.conftest import assert_one_line_error, invoke, read_records
 
 SMOKE = ["run", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls", "--quiet"]
 
@@ -188,7 +188,7 @@ def test_knn_votes_are_class_shares_the_evaluator_reads_back():
 @pytest.fixture(scope="module")
 def probe_run(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("probe")
-    run_cli(*SMOKE, "--init", "scratch", "--mode", "linear-probe", "--out", str(out))
+    invoke(*SMOKE, "--init", "scratch", "--mode", "linear-probe", "--out", str(out))
     (record,) = read_records(out)
     return out, record
 
@@ -203,7 +203,7 @@ def test_a_linear_probe_run_writes_a_record_with_metrics_and_is_not_run_twice(pr
     assert (out / "synth-xray-cls" / "scratch__resnet18__smoke__linear-probe__seed0.json").is_file()
     predictions = np.load(out / "synth-xray-cls" / record["artifacts"]["test_predictions"])
     assert predictions["probs"].shape == (96, 3)
-    again = run_cli(*SMOKE, "--init", "scratch", "--mode", "linear-probe", "--out", str(out))
+    again = invoke(*SMOKE, "--init", "scratch", "--mode", "linear-probe", "--out", str(out))
     assert "nothing to run" in again.stdout
 
 
@@ -212,7 +212,7 @@ def test_the_label_budget_subset_is_the_same_for_every_init_and_differs_across_s
     weights = tmp_path / "mine.safetensors"
     save_file(timm.create_model("resnet18").state_dict(), weights)
     out = tmp_path / "out"
-    run_cli(*SMOKE, "--init", f"scratch,file:{weights}", "--mode", "knn", "--label-budget", "8", "--seeds", "0,1",
+    invoke(*SMOKE, "--init", f"scratch,file:{weights}", "--mode", "knn", "--label-budget", "8", "--seeds", "0,1",
             "--out", str(out))
     records = read_records(out)
     assert len(records) == 4 and all(r["status"] == "ok" and r["mode"] == "knn" and r["label_budget"] == 8 for r in records)
@@ -227,7 +227,7 @@ def test_the_label_budget_subset_is_the_same_for_every_init_and_differs_across_s
 
 @pytest.mark.slow
 def test_a_fine_tuning_run_on_a_label_budget_writes_a_record(tmp_path: Path):
-    run_cli(*SMOKE, "--init", "scratch", "--label-budget", "8", "--out", str(tmp_path))
+    invoke(*SMOKE, "--init", "scratch", "--label-budget", "8", "--out", str(tmp_path))
     (record,) = read_records(tmp_path)
     assert record["status"] == "ok" and record["mode"] == "finetune" and record["label_budget"] == 8
     assert record["regime"]["budget"]["train_images"] == 24 and "auroc" in record["metrics"]
@@ -245,4 +245,4 @@ def test_bad_regimes_are_one_line_errors(args, fragments, tmp_path: Path):
     if "--tasks" in args:
         index = base.index("--tasks")
         del base[index:index + 2]
-    assert_one_line_error(run_cli(*base, *args, check=False), *fragments)
+    assert_one_line_error(invoke(*base, *args, check=False), *fragments)

@@ -1,6 +1,7 @@
 """A run killed with SIGKILL mid-training and started again ends with the same metrics as an uninterrupted one."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import MEDBENCH, read_records, run_cli
+from tests.conftest import MEDBENCH, SMOKE_CELL, invoke, read_records, run_cli
 
 CARD = {
     "name": "tiny-xray", "kind": "multiclass", "description": "a small synthetic chest X-ray task for resume tests",
@@ -57,11 +58,9 @@ def test_kill_dash_nine_then_resume_gives_identical_metrics(tmp_path: Path, task
     assert not checkpoint.exists()
 
 
-def test_a_finished_grid_is_not_run_again(tmp_path: Path):
-    args = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
-            "--quiet", "--out", str(tmp_path)]
-    run_cli(*args)
-    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")}
-    again = run_cli(*args)
+def test_a_finished_grid_is_not_run_again(smoke_results: Path, tmp_path: Path):
+    out = shutil.copytree(smoke_results, tmp_path / "out")  # the smoke grid (seeds 0, 1), already run
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.json")}
+    again = invoke(*SMOKE_CELL, "--seeds", "0,1", "--out", str(out))
     assert "nothing to run" in again.stdout
-    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json")} == before
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.json")} == before and len(before) == 2

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from harness.audit.shortcuts import PROPERTIES, file_properties, shortcuts
+from tests.conftest import invoke
 
 RNG = np.random.default_rng(0)
 
@@ -60,3 +63,29 @@ def test_groups_are_scored_out_of_fold_so_an_id_like_property_does_not_vouch_for
     found = shortcuts(_props(groups), labels, ["a", "b"], groups)
     channel = next(s for s in found if s.prop == "channel_mode")
     assert channel.balanced_accuracy < 0.75 and not channel.warning
+
+
+def test_the_audit_command_reports_a_channel_mode_shortcut_of_a_folder_card(tmp_path: Path):
+    """A folder whose classes were saved differently (gray PNG vs RGB JPEG), like the brain MRI release."""
+    for i in range(16):
+        smooth = np.asarray(Image.fromarray(RNG.integers(0, 255, (4, 4), dtype=np.uint8)).resize((32, 32)))
+        (tmp_path / "scans" / "tumour").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "scans" / "normal").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(smooth).save(tmp_path / "scans" / "tumour" / f"t{i}.png")
+        Image.fromarray(np.stack([smooth] * 3, -1)).save(tmp_path / "scans" / "normal" / f"n{i}.jpg", quality=90)
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "scans.yaml").write_text(yaml.safe_dump({
+        "name": "scans-demo", "kind": "binary", "description": "two classes saved differently",
+        "source": {"loader": "image_folders", "args": {"root": "scans", "classes": ["normal", "tumour"],
+                                                       "split": {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}}}},
+        "label_names": ["normal", "tumour"], "channels": 1, "image_size": 16, "splits": {"train": 16, "val": 8, "test": 8},
+        "metrics": ["accuracy"], "license": "CC0", "citation": "none"}))
+    env = {"MEDBENCH_TASK_DIRS": str(tmp_path / "cards"), "MEDBENCH_HOME": str(tmp_path / "home")}
+    report = json.loads(invoke("data", "audit", "scans-demo", "--data-dir", str(tmp_path), "--json", env=env).stdout)
+    found = {s["property"]: s for s in report["shortcuts"]}
+    assert found["channel_mode"]["warning"] and found["file_format"]["warning"]
+    assert found["file_format"]["values"] == {"JPEG": {"normal": 16}, "PNG": {"tumour": 16}}
+    assert found["image_size"]["balanced_accuracy"] == pytest.approx(0.5) and not found["image_size"]["warning"]
+    assert "data_sha256" in report and "n_images" in report  # the copy audit's fields stay beside it
+    text = invoke("data", "audit", "scans-demo", "--data-dir", str(tmp_path), env=env).stdout
+    assert "channel_mode: 1.000 vs chance 0.500" in text and "WARNING: predicts the label" in text

@@ -15,7 +15,7 @@ from harness.claims import claim_path, try_claim
 from harness.results import SCHEMA_VERSION, record_path, write_json_atomic
 from harness.sweeps.grid import Grid, SweepCell, save_grid
 from harness.sweeps.launch import Job, execute
-from tests.conftest import read_records as read_all, run_cli
+from tests.conftest import invoke, read_records as read_all, run_cli
 
 TASK = "synth-xray-cls"
 SMOKE = ["--tasks", TASK, "--protocol", "smoke", "--inits", "scratch", "--backbones", "resnet18"]
@@ -78,11 +78,10 @@ def test_stale_claims_are_taken_over_and_live_ones_are_not(tmp_path: Path):
     assert try_claim(busy) is None and json.loads(busy.read_text())["host"] == "node-17"
 
 
-@pytest.mark.slow
 def test_run_skips_a_cell_another_worker_holds(tmp_path: Path):
     claim = try_claim(claim_path(tmp_path, record_path(tmp_path, TASK, "scratch", "resnet18", "smoke", 0)))
-    proc = run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--tasks", TASK, "--protocol", "smoke",
-                   "--seeds", "0", "--quiet", "--out", str(tmp_path))
+    proc = invoke("run", "--init", "scratch", "--backbone", "resnet18", "--tasks", TASK, "--protocol", "smoke",
+                  "--seeds", "0", "--quiet", "--out", str(tmp_path))
     assert "another worker has it" in proc.stdout and not read_records(tmp_path)
     claim.release()
 
@@ -106,7 +105,7 @@ def test_status_shows_done_running_failed_and_missing_cells(tmp_path: Path):
     live = try_claim(claim_path(tmp_path, record_path(tmp_path, TASK, "scratch", "resnet18", "smoke", 3)))
     write_claim(claim_path(tmp_path, record_path(tmp_path, TASK, "scratch", "resnet18", "smoke", 4)),
                 socket.gethostname(), dead_pid())
-    shown = run_cli("status", str(tmp_path)).stdout
+    shown = invoke("status", str(tmp_path)).stdout
     assert "done 1  diverged 1  failed 2  running 1  missing 1" in shown, shown
     rows = {line.split()[4]: line for line in shown.splitlines() if line.split()[:1] in (["failed"], ["running"],
                                                                                          ["missing"], ["diverged"])}
@@ -116,7 +115,7 @@ def test_status_shows_done_running_failed_and_missing_cells(tmp_path: Path):
     assert rows["5"].startswith("missing") and "0" not in rows
 
     (tmp_path / "sweep.json").unlink()  # without the grid: what the folder holds, nothing is "missing"
-    assert "done 1  diverged 1  failed 2  running 1  missing 0" in run_cli("status", str(tmp_path)).stdout
+    assert "done 1  diverged 1  failed 2  running 1  missing 0" in invoke("status", str(tmp_path)).stdout
     live.release()
 
 
@@ -133,7 +132,7 @@ def test_a_two_worker_sweep_fills_the_grid_once_and_a_rerun_does_nothing(tmp_pat
     assert not list(out.rglob("*.claim")) and not list(out.rglob("*.pt"))
 
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    again = run_cli("sweep", *SMOKE, "--seeds", "0,1", "--workers", "2", "--out", str(out))
+    again = invoke("sweep", *SMOKE, "--seeds", "0,1", "--workers", "2", "--out", str(out))
     assert "nothing to run" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "sweep.json"} == \
            {p: t for p, t in before.items() if p.name != "sweep.json"}
@@ -143,17 +142,17 @@ def test_a_two_worker_sweep_fills_the_grid_once_and_a_rerun_does_nothing(tmp_pat
                     "--time-limit", "20", "--out", str(out), env={"OMP_NUM_THREADS": "1"})
     assert "2 of 3 cells finished; running 1" in grown.stdout and f"{TASK} scratch resnet18 seed=2: ok" in grown.stdout
     assert sorted(r["seed"] for r in read_records(out)) == [0, 1, 2]
-    assert "done 3  diverged 0  failed 0  running 0  missing 0" in run_cli("status", str(out)).stdout
-    assert "scratch" in run_cli("results", str(out)).stdout  # sweep.json and the .sweep folder do not disturb it
+    assert "done 3  diverged 0  failed 0  running 0  missing 0" in invoke("status", str(out)).stdout
+    assert "scratch" in invoke("results", str(out)).stdout  # sweep.json and the .sweep folder do not disturb it
 
 
 def test_a_sweep_passes_its_regime_to_each_run_and_status_finds_the_records(tmp_path: Path):
     out = tmp_path / "sweep"
-    first = run_cli("sweep", *SMOKE, "--seeds", "0", "--mode", "knn", "--label-budget", "8", "--knn-k", "5",
+    first = invoke("sweep", *SMOKE, "--seeds", "0", "--mode", "knn", "--label-budget", "8", "--knn-k", "5",
                     "--out", str(out), env={"OMP_NUM_THREADS": "1"})
     assert first.stdout.count(": ok") == 1, first.stdout
     (made,) = read_records(out)
     assert (made["mode"], made["label_budget"], made["regime"]["tag"]) == ("knn", 8, "knn-k5__budget8")
-    assert "done 1  diverged 0  failed 0  running 0  missing 0" in run_cli("status", str(out)).stdout
-    assert "nothing to run" in run_cli("sweep", *SMOKE, "--seeds", "0", "--mode", "knn", "--label-budget", "8",
+    assert "done 1  diverged 0  failed 0  running 0  missing 0" in invoke("status", str(out)).stdout
+    assert "nothing to run" in invoke("sweep", *SMOKE, "--seeds", "0", "--mode", "knn", "--label-budget", "8",
                                        "--knn-k", "5", "--out", str(out)).stdout

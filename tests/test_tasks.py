@@ -33,7 +33,7 @@ def test_embedded_suite_is_the_synthetic_classification_tasks():
     ({"kind": "regression"}, "kind must be one of"),
     ({"label_names": ["a", "b", "c"]}, "binary task needs exactly 2"),
     ({"splits": {"train": 1}}, "splits must give"),
-    ({"channels": "three"}, "invalid literal"),
+    ({"channels": "three"}, "channels must be a whole number"),
 ])
 def test_bad_cards_are_refused_with_the_card_named(change, message):
     with pytest.raises(MedbenchError, match="card.yaml") as info:

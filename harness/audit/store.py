@@ -16,6 +16,7 @@ from harness.audit.result import Audit
 from harness.data.arrays import SPLITS, TaskData
 from harness.data.folders import FOLDER_LOADERS, folder_splits
 from harness.errors import MedbenchError
+from harness.names import safe_name
 from harness.paths import medbench_home
 from harness.provenance import now_utc
 
@@ -34,7 +35,7 @@ def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | 
     from the cache. A cached audit made with another rule or audit version is redone."""
     data = data if data is not None else spec.load(data_dir)
     sha = data.sha256
-    path = audit_root() / spec.name / f"{sha}.json"
+    path = audit_root() / safe_name(spec.name, "task name") / f"{sha}.json"
     cached = None if refresh else _read(path)
     if cached is not None and cached.near_rule == rule.describe():
         return cached, True
@@ -51,7 +52,7 @@ def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | 
 
 def latest_audit(name: str) -> Audit | None:
     """The most recently written readable audit of the task, whatever data it was loaded from."""
-    folder = audit_root() / name
+    folder = audit_root() / safe_name(name, "task name")
     paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
     return next((audit for audit in map(_read, paths) if audit is not None), None)
 

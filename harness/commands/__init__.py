@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
 
 
@@ -18,7 +21,7 @@ def split_list(value: tuple[str, ...] | str | None) -> list[str]:
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a MedbenchError into one line on stderr and exit status 2 (no traceback)."""
+    """Turn a MedbenchError (or a full / read-only disk) into one line on stderr and exit status 2 (no traceback)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -27,12 +30,37 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except MedbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:
+            problem = disk_error(exc)
+            if problem is None:
+                raise
+            click.echo(f"error: {problem}", err=True)
+            sys.exit(2)
 
     return wrapper
 
 
+def exit_if_runs_not_ok(paths: Iterable[Path]) -> None:
+    """After a whole grid has run: exit 3 with one line when any run failed or diverged."""
+    from harness.results import RUNS_NOT_OK_EXIT, runs_not_ok
+
+    summary = runs_not_ok(paths)
+    if summary is not None:
+        click.echo(f"error: {summary}", err=True)
+        sys.exit(RUNS_NOT_OK_EXIT)
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
+    """Distinct whole numbers in 0..2**32-1 (what numpy and torch accept as seeds), at least one."""
     try:
-        return tuple(int(s) for s in split_list(text))
+        seeds = tuple(int(s) for s in split_list(text))
     except ValueError:
-        raise MedbenchError(f"--seeds must be comma-separated integers, got {text!r}") from None
+        raise MedbenchError(f"--seeds must be comma-separated whole numbers like 0,1,2, got {text!r}") from None
+    if not seeds:
+        raise MedbenchError(f"--seeds names no seed ({text!r}); give comma-separated whole numbers like 0,1,2")
+    bad = next((s for s in seeds if not 0 <= s < 2**32), None)
+    if bad is not None:
+        raise MedbenchError(f"--seeds: {bad} is not a seed; seeds are whole numbers from 0 to {2**32 - 1}")
+    if len(set(seeds)) != len(seeds):
+        raise MedbenchError(f"--seeds repeats a seed ({text!r}); each seed is run once")
+    return seeds

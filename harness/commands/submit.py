@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from harness.commands import split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, split_list, user_errors
 from harness.errors import MedbenchError
 
 SUITE_HELP = "embedded (tasks tagged embedded) or a leaderboard in leaderboards/ (standard)."
@@ -120,6 +120,7 @@ def run(manifest: Path, suite: str, protocol_name: str | None, out: Path, data_d
     written = score(manifest, load_suite(suite), protocol_name, out, data_dir, pick_device(device), report=click.echo,
                     progress=not quiet)
     click.echo(f"{len(written)} record(s) written under {out}")
+    exit_if_runs_not_ok(written)
 
 
 COMMANDS = [submit]

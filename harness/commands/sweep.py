@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.commands import parse_seeds, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, parse_seeds, split_list, user_errors
 
 
 @click.command()
@@ -66,7 +66,8 @@ def sweep(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | 
         parameters = {**(read_slurm_config(slurm_config) if slurm_config else {}),
                       **{key: value for key, value in overrides.items() if value is not None}}
         launch = SubmititLauncher(out.resolve() / SWEEP_DIR / "submitit", parameters, cluster, wait)
-    run_sweep(grid, out.resolve(), launch, report=click.echo)
+    jobs = run_sweep(grid, out.resolve(), launch, report=click.echo)
+    exit_if_runs_not_ok(job.record for job in jobs)  # records of jobs still queued on Slurm do not exist yet
 
 
 COMMANDS = [sweep]

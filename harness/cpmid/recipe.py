@@ -17,6 +17,7 @@ import yaml
 
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
+from harness.names import safe_name
 from harness.registry import Registry
 from harness.schema import check_mapping
 from harness.tasks import task_dirs
@@ -120,7 +121,7 @@ def parse_recipe(raw: Any, where: str) -> Recipe:
     parsed = tuple(parse_source(s, f"{where}: sources[{i}]") for i, s in enumerate(sources))
     _check_unique([s.name for s in parsed], where, "source name")
     recipe = Recipe(
-        name=_text(raw, "name", where),
+        name=safe_name(_text(raw, "name", where), f"{where}: recipe name"),
         version=_text(raw, "version", where),
         description=_text(raw, "description", where).strip(),
         image_size=_integer(raw, "image_size", where, low=8),

@@ -10,7 +10,9 @@
 Otherwise the split comes from the card (`split: {fractions: {train, val, test}, seed}`) or a split
 file (`split: {file: splits.csv}` with columns id,split), so it is fixed by the card and shows in the
 recorded data checksum. Patient/lesion ids (a CSV column, or `groups: {file, id_column, group_column}`)
-keep each group in one split, and a group found in two splits is an error.
+keep each group in one split, and a group found in two splits is an error. A release that ships train
+and test only gets its val from train (`split: {val_from_train: 0.1, seed: 0}`, whole groups moved), and
+`copies: together` makes the copy clusters of the shared matcher groups too (harness.data.copy_groups).
 
 Images are decoded once with PIL, converted to the card's channels, resized to its image_size (so
 arrays stack) and kept uint8; the decoded arrays are cached under $MEDBENCH_HOME/folders, keyed by the
@@ -25,7 +27,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -65,14 +67,15 @@ class Item:
 
 @LOADERS.register("image_folders")
 def load_image_folders(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
-    _check_args(spec, args, {"root", "images", "classes", "split", "groups"})
+    _check_args(spec, args, {"root", "images", "classes", "split", "groups", "copies"})
     _check_kind(spec, ("binary", "multiclass"), "image_folders")
     return _load(spec, args, data_dir, _class_folder_items)
 
 
 @LOADERS.register("image_mask_folders")
 def load_image_mask_folders(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
-    _check_args(spec, args, {"root", "images", "masks", "mask_suffix", "mask_mode", "recursive", "split", "groups"})
+    _check_args(spec, args, {"root", "images", "masks", "mask_suffix", "mask_mode", "recursive", "split", "groups",
+                             "copies"})
     _check_kind(spec, ("segmentation",), "image_mask_folders")
     if args.get("mask_mode", "binary") not in ("binary", "indexed"):
         raise MedbenchError(f"task {spec.name}: source.args.mask_mode must be binary or indexed, not {args['mask_mode']!r}")
@@ -84,7 +87,7 @@ def load_image_mask_folders(spec: "TaskSpec", args: dict[str, Any], data_dir: Pa
 @LOADERS.register("csv_list")
 def load_csv_list(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
     _check_args(spec, args, {"root", "csv", "path_column", "label_column", "split_column", "group_column",
-                             "label_separator", "split"})
+                             "label_separator", "split", "copies"})
     _check_kind(spec, ("binary", "multiclass", "multilabel"), "csv_list")
     if "csv" not in args:
         raise MedbenchError(f"task {spec.name}: source.args.csv (the list, relative to root) is required")
@@ -108,7 +111,7 @@ def folder_files(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[I
     if spec.source.loader not in _LISTERS:
         raise MedbenchError(f"task {spec.name} is not a folder dataset (loader {spec.source.loader})")
     root = _root(spec, args, data_dir)
-    items = _LISTERS[spec.source.loader](spec, args, root)
+    items = _with_copy_groups(spec, args, _LISTERS[spec.source.loader](spec, args, root))
     return list(zip(items, _assign_splits(spec, args, root, items)))
 
 
@@ -125,7 +128,7 @@ Lister = Callable[["TaskSpec", dict[str, Any], Path], list[Item]]
 
 def _load(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None, lister: Lister) -> TaskData:
     root = _root(spec, args, data_dir)
-    items = lister(spec, args, root)
+    items = _with_copy_groups(spec, args, lister(spec, args, root))
     splits = np.array(_assign_splits(spec, args, root, items))
     images, targets = _decoded(spec, args, items)
     return TaskData(*(ArrayDataset(images[splits == name], targets[splits == name]) for name in SPLITS))
@@ -337,6 +340,41 @@ def _with_groups(spec: "TaskSpec", args: dict[str, Any], root: Path, items: list
     if missing:
         raise MedbenchError(f"{table} has no group for {len(missing)} image(s), e.g. {missing[0]}")
     return [Item(it.key, it.image, it.label, it.masks, it.split, by_id[it.image.stem]) for it in items]
+
+
+def _with_copy_groups(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> list[Item]:
+    """`copies: together`: images linked by copies (and their patient/lesion groups) become one group,
+    so a split keeps them on one side. A split fixed by the release is kept: copies are then only
+    grouped within each of its splits (`medbench data audit` reports the ones that cross)."""
+    mode = args.get("copies", "apart")
+    if mode not in ("apart", "together"):
+        raise MedbenchError(f"task {spec.name}: source.args.copies must be together or apart, not {mode!r}")
+    if mode == "apart":
+        return items
+    if isinstance(args.get("split"), dict) and "file" in args["split"] or \
+            all(item.split is not None for item in items) and "val_from_train" not in (args.get("split") or {}):
+        raise MedbenchError(f"task {spec.name}: copies: together needs a split the harness draws (fractions or "
+                            f"val_from_train), not one fixed by a file or the release's folders")
+    from harness.data.copy_groups import copy_cluster_ids
+
+    clusters = copy_cluster_ids([item.image for item in items])
+    parent = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[Any, ...], int] = {}
+    for i, item in enumerate(items):
+        for link in (("group", item.group or item.key), ("copies", item.split, int(clusters[i]))):
+            j = first.setdefault(link, i)
+            parent[root(i)] = root(j)
+    names: dict[int, str] = {}
+    for i, item in enumerate(items):
+        names[root(i)] = min(names.get(root(i), item.group or item.key), item.group or item.key)
+    return [replace(item, group=names[root(i)]) for i, item in enumerate(items)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,11 +15,15 @@ import numpy as np
 
 from harness.data import LOADERS, STATUS_CHECKS, DataStatus
 from harness.data.arrays import SPLITS, ArrayDataset, TaskData
+from harness.data.checks import card_labels
 from harness.data.download import default_data_dir
 from harness.errors import MedbenchError
+from harness.zipcap import check_zip
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
+
+MAX_NPZ_BYTES = 64 * 1024**3  # MedMNIST+'s largest file (tissuemnist_224) inflates to ~40 GB
 
 
 def candidate_paths(args: dict[str, Any], data_dir: Path | None) -> list[Path]:
@@ -49,6 +53,7 @@ def medmnist_status(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | Non
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    check_zip(path, str(path), MAX_NPZ_BYTES)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -67,14 +72,7 @@ def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Pa
         raise MedbenchError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
     if images.ndim == 3:
         images = images[..., None]
-    width = int(np.prod(labels.shape[1:], dtype=np.int64)) if labels.ndim > 1 else 1
-    labels = labels.reshape(len(labels), width)
-    if spec.kind == "multilabel":
-        targets = labels.astype(np.uint8)
-    else:
-        targets = labels[:, 0].astype(np.int64)
-        if len(targets) and (targets.min() < 0 or targets.max() >= spec.num_classes):
-            raise MedbenchError(f"{path}: {split} labels outside 0..{spec.num_classes - 1}")
+    targets = card_labels(labels, spec, f"{path}: {split}_labels")
     return ArrayDataset(np.ascontiguousarray(images), targets)
 
 

@@ -25,6 +25,7 @@ import torch
 from torch.torch_version import TorchVersion
 
 from harness.errors import MedbenchError
+from harness.zipcap import check_zip
 
 MAX_HEADER_BYTES = 100 * 1024**2
 ZIP_MAGIC = b"PK\x03\x04"
@@ -55,6 +56,8 @@ def load_weights_file(
     data = _read_capped(path, max_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
     kind = _detect_format(data)
+    if data[:4] == ZIP_MAGIC:
+        check_zip(data, f"weights file {path}", max_bytes)
     if kind == "safetensors":
         _check_safetensors_header(path, data, max_tensors)
         loaded = _load_safetensors(path, data)

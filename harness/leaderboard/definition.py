@@ -14,47 +14,17 @@ from typing import Any
 import yaml
 
 from harness.errors import MedbenchError
+from harness.metric_catalogue import CATALOGUE, DIRECTIONS, MetricSpec, quality_metric
 from harness.results import DEFAULT_MODE, FULL_BUDGET
 from harness.schema import check_mapping
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parents[2] / "leaderboards"
-DIRECTIONS = ("higher", "lower")
 DEFAULT_BASELINE = ("imagenet", "scratch")
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    direction: str  # higher | lower: which way is better
-    label: str
-
-    @property
-    def sign(self) -> int:
-        """+1 when higher is better: multiply a difference by it to make 'better' positive."""
-        return 1 if self.direction == "higher" else -1
-
-
-# Labels and directions of the metrics records carry; a definition may name others with a direction.
-KNOWN_METRICS = {m.name: m for m in (
-    MetricSpec("balanced_accuracy", "higher", "Balanced accuracy"),
-    MetricSpec("auroc", "higher", "AUROC"),
-    MetricSpec("accuracy", "higher", "Accuracy"),
-    MetricSpec("f1_macro", "higher", "Macro F1"),
-    MetricSpec("ece", "lower", "ECE"),
-    MetricSpec("iou", "higher", "IoU"),
-    MetricSpec("dice", "higher", "Dice"),
-)}
-
-# Efficiency figures from `record["efficiency"]`, shown on task and efficiency pages, never ranked.
-EFFICIENCY = (
-    MetricSpec("infer_images_per_s", "higher", "Inference img/s"),
-    MetricSpec("infer_latency_ms", "lower", "Latency ms (batch 1)"),
-    MetricSpec("train_images_per_s", "higher", "Training img/s"),
-    MetricSpec("params", "lower", "Parameters"),
-    MetricSpec("flops", "lower", "FLOPs / image"),
-    MetricSpec("peak_memory_bytes", "lower", "Peak memory"),
-    MetricSpec("wall_time_s", "lower", "Wall time s"),
-)
+# What a definition made from the records alone shows, in ranking order (the first a task reports ranks it).
+DEFAULT_METRICS = tuple(CATALOGUE[name] for name in
+                        ("balanced_accuracy", "auroc", "accuracy", "f1_macro", "ece", "iou", "dice"))
 
 
 @dataclass(frozen=True)
@@ -113,8 +83,8 @@ def _metric(raw: Any, where: str) -> MetricSpec:
     """`{name, direction: higher|lower}` or `{name, higher_is_better: true|false}`; known metrics may omit it."""
     if not isinstance(raw, dict) or "name" not in raw or set(raw) - {"name", "direction", "higher_is_better", "label"}:
         raise MedbenchError(f"{where}: each metric is a mapping with name, direction (higher|lower) and optional label")
-    name = str(raw["name"])
-    known = KNOWN_METRICS.get(name)
+    known = quality_metric(raw["name"], where)
+    name = known.name
     stated = {raw.get("direction")} - {None}
     if "higher_is_better" in raw:
         if not isinstance(raw["higher_is_better"], bool):
@@ -122,10 +92,12 @@ def _metric(raw: Any, where: str) -> MetricSpec:
         stated.add("higher" if raw["higher_is_better"] else "lower")
     if len(stated) > 1:
         raise MedbenchError(f"{where}: metric {name!r} gives two different directions")
-    direction = stated.pop() if stated else (known.direction if known else None)
+    direction = stated.pop() if stated else known.direction
     if direction not in DIRECTIONS:
-        raise MedbenchError(f"{where}: metric {name!r} needs direction: higher or lower")
-    return MetricSpec(name, direction, str(raw.get("label") or (known.label if known else name)))
+        raise MedbenchError(f"{where}: metric {name!r}: direction must be higher or lower, not {direction!r}")
+    if direction != known.direction:
+        raise MedbenchError(f"{where}: metric {name!r} is better {known.direction}, not {direction}; fix its direction")
+    return MetricSpec(name, direction, str(raw.get("label") or known.label))
 
 
 def _why(value: Any, where: str) -> dict[str, str]:
@@ -186,7 +158,7 @@ def load_definition(reference: str) -> Definition:
 
 def default_definition(tasks: list[str], metric_names: set[str], protocol: str) -> Definition:
     """Everything the records hold under one protocol, with the metrics medbench knows the direction of."""
-    metrics = tuple(m for m in KNOWN_METRICS.values() if m.name in metric_names)
+    metrics = tuple(m for m in DEFAULT_METRICS if m.name in metric_names)
     if not metrics:
         raise MedbenchError("the records carry none of the metrics medbench ranks on; pass --definition naming them")
     return Definition(name="results", title=f"medbench results ({protocol} protocol)",

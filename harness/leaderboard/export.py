@@ -8,6 +8,7 @@ import json
 import pandas as pd
 from tabulate import tabulate
 
+from harness.csvsafe import to_safe_csv
 from harness.leaderboard.aggregate import CELL, Board
 from harness.results import json_safe
 
@@ -23,7 +24,7 @@ def cells_table(board: Board) -> pd.DataFrame:
 
 
 def to_csv(board: Board) -> str:
-    return cells_table(board).to_csv(index=False)
+    return to_safe_csv(cells_table(board))
 
 
 def to_json(board: Board) -> str:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from harness.errors import MedbenchError
-from harness.leaderboard.render import SITE_MARKER, replace_folder
+from harness.leaderboard.sitefolder import SITE_MARKER, replace_folder
 
 # What a build writes: on the Hub, remote files matching these and absent from the new build are deleted.
 SITE_PATTERNS = ["index.html", "efficiency.html", "task/*", "entry/*", "cams/*", "data/*", "static/*"]

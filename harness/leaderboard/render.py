@@ -2,18 +2,17 @@
 sorting script, SVG plots as data URIs, CAM PNGs copied in, CSV/JSON downloads.
 
 Pages use relative links only, so the site works from file:// and any static host. The site is
-built in a staging folder beside `out` and swapped in whole, so stale pages never linger and a
-failed build leaves the previous site untouched.
+built in a staging folder beside `out` and then replaces the previous build's files only
+(harness.leaderboard.sitefolder), so stale pages never linger, a failed build leaves the previous
+site untouched, and files medbench did not write (`.git`, `CNAME`) stay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,15 @@ import jinja2
 import numpy as np
 
 import harness
-from harness.errors import MedbenchError
 from harness.leaderboard.aggregate import CELL, Board, Entry
-from harness.leaderboard.definition import EFFICIENCY, KNOWN_METRICS, MetricSpec
 from harness.leaderboard.export import to_csv, to_json
 from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
+from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front
+from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
 from harness.results import slug
 
 HERE = Path(__file__).resolve().parent
-SITE_MARKER = ".medbench-site"  # only folders carrying it are ever replaced
 SAFE_URL = re.compile(r"https?://[^\s<>\"'`\\]+")
 
 
@@ -175,7 +173,7 @@ def _efficiency_plots(view: View) -> list[dict[str, Any]]:
 
 def _metric_spec(view: View, name: str) -> MetricSpec:
     ranked = next((m for m in view.metrics if m.name == name), None)
-    return ranked or KNOWN_METRICS.get(name) or MetricSpec(name, "higher", name)
+    return ranked or CATALOGUE.get(name) or MetricSpec(name, "higher", name)
 
 
 def _regime_sections(view: View) -> list[dict[str, Any]]:
@@ -243,25 +241,6 @@ def _write_site(board: Board, site: Path) -> None:
     (site / "data").mkdir()
     (site / "data" / "leaderboard.csv").write_text(to_csv(board), encoding="utf-8")
     (site / "data" / "leaderboard.json").write_text(to_json(board), encoding="utf-8")
-
-
-def replace_folder(out: Path, fill: Any) -> None:
-    """Build into a staging folder beside `out`, then swap it in; refuse to replace a folder that is not a site."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).is_file())):
-        raise MedbenchError(f"{out} exists and is not a medbench site; pass an empty or new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    old = staging.with_name(staging.name + ".old")
-    try:
-        os.chmod(staging, 0o755)  # mkdtemp makes 0700; a site is meant to be served
-        fill(staging)
-        (staging / SITE_MARKER).write_text("built by medbench leaderboard; this folder is replaced on every build\n")
-        if out.exists():
-            out.rename(old)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_site(board: Board, out: Path) -> Path:

@@ -81,8 +81,23 @@ def check_text_list(value: object, field: str, max_items: int, max_len: int) -> 
 
 
 def normalised(text: str) -> str:
-    """'My-Lab ResNet50!' and 'my lab resnet 50' compare equal: NFKC, case-folded, letters and digits only."""
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
+    """'My-Lab ResNet50!', 'my lab resnet 50' and 'Му-Lаb ResNet50' (Cyrillic М, у, а) compare equal.
+
+    NFKC, then invisible format characters (zero-width, Unicode tag characters) dropped, then each
+    character that Unicode lists as confusable with a Latin one (confusable-homoglyphs' data) replaced
+    by it, case-folded, letters and digits only: a look-alike name cannot pass the duplicate check."""
+    visible = "".join(char for char in unicodedata.normalize("NFKC", text) if unicodedata.category(char) != "Cf")
+    return re.sub(r"[\W_]+", "", "".join(_latin_skeleton(char) for char in visible).casefold())
+
+
+def _latin_skeleton(char: str) -> str:
+    if char.isascii():
+        return char
+    from confusable_homoglyphs import confusables
+
+    found = confusables.is_confusable(char, greedy=True, preferred_aliases=["latin", "common"]) or []
+    latin = [glyph["c"] for entry in found for glyph in entry["homoglyphs"] if glyph["c"].isascii()]
+    return latin[0] if latin else char
 
 
 def _forbidden(char: str, multiline: bool) -> bool:

@@ -1,0 +1,66 @@
+"""The metric catalogue: every scalar medbench measures, which way is better, and its display label.
+
+Task cards, leaderboard definitions, model selection and aggregation all look names up here, so a
+typo in a metric name is refused where it is written instead of becoming an empty column. Torch-free,
+so cards are checked before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from harness.errors import MedbenchError
+
+DIRECTIONS = ("higher", "lower")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    direction: str  # higher | lower: which way is better
+    label: str
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better: multiply a difference by it to make 'better' positive."""
+        return 1 if self.direction == "higher" else -1
+
+
+# What records carry under `metrics` (quality) — the only names cards and definitions may rank by.
+QUALITY = tuple(MetricSpec(*m) for m in (
+    ("balanced_accuracy", "higher", "Balanced accuracy"),
+    ("auroc", "higher", "AUROC"),
+    ("accuracy", "higher", "Accuracy"),
+    ("weighted_accuracy_support", "higher", "Support-weighted accuracy"),
+    ("f1_macro", "higher", "Macro F1"),
+    ("ece", "lower", "ECE"),
+    ("iou", "higher", "IoU"),
+    ("dice", "higher", "Dice"),
+    ("iou_per_image_mean", "higher", "IoU (per-image mean)"),
+    ("dice_per_image_mean", "higher", "Dice (per-image mean)"),
+))
+
+# What records carry under `efficiency`: shown on task and efficiency pages, never ranked.
+EFFICIENCY = tuple(MetricSpec(*m) for m in (
+    ("infer_images_per_s", "higher", "Inference img/s"),
+    ("infer_latency_ms", "lower", "Latency ms (batch 1)"),
+    ("train_images_per_s", "higher", "Training img/s"),
+    ("params", "lower", "Parameters"),
+    ("flops", "lower", "FLOPs / image"),
+    ("peak_memory_bytes", "lower", "Peak memory"),
+    ("wall_time_s", "lower", "Wall time s"),
+))
+
+CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in QUALITY + EFFICIENCY}
+
+
+def quality_metric(name: object, where: str) -> MetricSpec:
+    """The catalogue entry of a rankable metric; an unknown name is an error naming the closest ones."""
+    spec = CATALOGUE.get(name) if isinstance(name, str) else None
+    if spec is None or spec not in QUALITY:
+        names = [m.name for m in QUALITY]
+        close = difflib.get_close_matches(str(name), names, n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise MedbenchError(f"{where}: unknown metric {name!r}; {hint}known: {', '.join(names)}")
+    return spec
