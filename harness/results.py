@@ -84,6 +84,9 @@ def load_record(path: Path) -> dict[str, Any]:
     return record
 
 
+RUNS_NOT_OK_EXIT = 3  # `medbench run` finished its grid but some run failed or diverged (2 is a user error)
+
+
 def runs_not_ok(paths: Iterable[Path]) -> str | None:
     """One line naming the runs among `paths` that ended failed or diverged (and why), or None when all are ok.
 

@@ -40,12 +40,9 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-RUNS_NOT_OK_EXIT = 3  # distinct from 2 (a user error stopped the command before or while it ran)
-
-
 def exit_if_runs_not_ok(paths: Iterable[Path]) -> None:
     """After a whole grid has run: exit 3 with one line when any run failed or diverged."""
-    from harness.results import runs_not_ok
+    from harness.results import RUNS_NOT_OK_EXIT, runs_not_ok
 
     summary = runs_not_ok(paths)
     if summary is not None:

@@ -21,16 +21,18 @@ import pandas as pd
 
 from harness.errors import MedbenchError
 from harness.leaderboard.definition import Definition, default_definition
-from harness.metric_catalogue import EFFICIENCY, MetricSpec
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
+from harness.metric_catalogue import EFFICIENCY, MetricSpec
 from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars, slug
+from harness.zipcap import check_zip
 
 CELL = ["init", "backbone", "task"]
 ROW = ["init", "backbone"]
 CLASSIFICATION = ("binary", "multiclass")
 MARKS = {"better": "▲", "worse": "▼", "same": "≈"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PREDICTIONS_BYTES = 2 * 1024**3  # per-image test probabilities beside a record, read for paired bootstraps
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ def _paired(values: pd.DataFrame, baseline: str) -> pd.DataFrame:
 def _predicted(paths: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
     """Targets and S×N predicted labels from per-seed prediction files (npz: targets, probs)."""
     try:
+        for path in paths:
+            check_zip(Path(path), str(path), MAX_PREDICTIONS_BYTES)
         loaded = [np.load(p, allow_pickle=False) for p in paths]
         targets = loaded[0]["targets"]
         if any(not np.array_equal(f["targets"], targets) for f in loaded):

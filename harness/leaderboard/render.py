@@ -2,18 +2,17 @@
 sorting script, SVG plots as data URIs, CAM PNGs copied in, CSV/JSON downloads.
 
 Pages use relative links only, so the site works from file:// and any static host. The site is
-built in a staging folder beside `out` and swapped in whole, so stale pages never linger and a
-failed build leaves the previous site untouched.
+built in a staging folder beside `out` and then replaces the previous build's files only
+(harness.leaderboard.sitefolder), so stale pages never linger, a failed build leaves the previous
+site untouched, and files medbench did not write (`.git`, `CNAME`) stay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,12 @@ import jinja2
 import numpy as np
 
 import harness
-from harness.errors import MedbenchError
 from harness.leaderboard.aggregate import CELL, Board, Entry
-from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
 from harness.leaderboard.export import to_csv, to_json
 from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front
+from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
 from harness.results import slug
 
 HERE = Path(__file__).resolve().parent

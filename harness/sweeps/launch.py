@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.errors import MedbenchError
 from harness.provenance import now_utc, software
-from harness.results import SCHEMA_VERSION, load_record, write_json_atomic
+from harness.results import RUNS_NOT_OK_EXIT, SCHEMA_VERSION, load_record, write_json_atomic
 from harness.sweeps.grid import SweepCell
 
 Report = Callable[[str], None]
@@ -52,6 +52,8 @@ def execute(job: Job, processes: int = 1, env: dict[str, str] | None = None) -> 
         returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                                     env={**os.environ, **(env or {})}).returncode
     status = _status(job.record)
+    if returncode == RUNS_NOT_OK_EXIT and status is not None:
+        return status  # the run finished and its record says why it failed or diverged
     if returncode != 0 and status in (None, "failed"):
         write_json_atomic(job.record, death_record(job, returncode, command))
         return "failed"

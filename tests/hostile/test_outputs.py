@@ -269,3 +269,24 @@ def test_look_alike_submission_names_fold_to_the_same_skeleton(name: str):
 
 def test_distinct_names_stay_distinct():
     assert normalised("Müller ResNet") != normalised("Muller ResNet-2")
+
+
+@pytest.mark.parametrize("status", [
+    case("sweep-job-failed-keeps-its-reason", "failed", risk="silent", issue=False),
+    case("sweep-job-diverged-keeps-its-reason", "diverged", risk="silent", issue=False),
+])
+def test_a_sweep_job_that_exits_3_keeps_the_record_it_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             status: str):
+    """A sweep worker's `medbench run` exits 3 after writing its record: the record's own reason stays, it is not
+    replaced by a 'worker process exited' record."""
+    import sys
+
+    from harness.sweeps.grid import SweepCell
+    from harness.sweeps.launch import Job, execute
+
+    path = record_path(tmp_path, TASKS[0], "scratch", "resnet18", "quick", 0)
+    write_json_atomic(path, make_record(TASKS[0], "scratch", "resnet18", 0, status=status, error="training loss became nan"))
+    job = Job(SweepCell(TASKS[0], "scratch", "resnet18", 0), "quick", (), path, tmp_path / "job.log")
+    monkeypatch.setattr(Job, "command", lambda self, processes: [sys.executable, "-c", "raise SystemExit(3)"])
+    assert execute(job) == status
+    assert json.loads(path.read_text())["error"] == "training loss became nan"
