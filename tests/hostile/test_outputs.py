@@ -220,7 +220,7 @@ def test_a_disk_that_cannot_be_written_is_named(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr("harness.atomic.os.fsync", refuse)
     result = invoke("results", str(folder), "--csv", str(tmp_path / "out.csv"), check=False)
-    assert_one_line_error(result, message)
+    assert_one_line_error(result, f"{tmp_path / 'out.csv'}: {message}")
     assert (tmp_path / "out.csv").read_text() == "earlier\n"  # nothing half-written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "results"]  # no temp file left
 
