@@ -19,6 +19,7 @@ from harness.leaderboard import build_board, build_site, load_definition
 from harness.leaderboard.definition import parse_definition
 from harness.leaderboard.render import safe_url
 from harness.leaderboard.stats import paired_bootstrap, pareto_front
+from harness.metric_catalogue import QUALITY
 from harness.protocols import PROTOCOLS
 from tests.conftest import assert_one_line_error, invoke
 from tests.test_leaderboard_records import TASKS, grid, make_record, write_results
@@ -199,6 +200,18 @@ def test_a_cell_is_ranked_on_every_seed_it_ran_beyond_the_declared_ones(tmp_path
     assert set(board.cells["n"].dropna()) == {3} and set(board.states["state"]) == {"ok"}
     only_zero = build_board(tmp_path, seeds=[0])
     assert set(only_zero.cells["n"].dropna()) == {1}
+
+
+def test_intervals_stay_inside_the_metrics_range(tmp_path: Path):
+    records = [make_record(TASKS[0], init, "resnet18", seed) for init in ("scratch", "cpmid") for seed in (0, 1, 2)]
+    for record, auroc in zip(records[3:], (0.99, 0.80, 1.0)):
+        record["metrics"] = {**record["metrics"], "auroc": auroc}
+    board = build_board(write_results(tmp_path, records))
+    cell = _cell(board, "cpmid", TASKS[0], metric="auroc")
+    unclipped_high = cell["mean"] + scipy_stats.t.ppf(0.975, 2) * cell["sd"] / np.sqrt(3)
+    assert unclipped_high > 1 and cell["ci_high"] == 1.0 and 0 <= cell["ci_low"] < cell["mean"]
+    quality = board.cells[board.cells["metric"].isin([m.name for m in QUALITY])]
+    assert (quality["ci_low"].dropna() >= 0).all() and (quality["ci_high"].dropna() <= 1).all()
 
 
 def test_cam_pngs_inside_the_results_are_copied_and_others_ignored(tmp_path: Path):
