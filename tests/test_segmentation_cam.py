@@ -63,7 +63,7 @@ def test_localisation_scores_on_known_maps():
 
 
 @pytest.mark.slow
-def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path):
+def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path, full_work: None):
     task = get_task("synth-histo-cls")  # the family whose lesions carry the class signal most plainly
     data = task.load(None)
     protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
