@@ -25,7 +25,7 @@ from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
-from harness.data.checks import split_size_warning
+from harness.data.checks import check_not_empty, split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
@@ -252,6 +252,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
             data = plan.data_task.load(data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
+        check_not_empty(plan.data_task, data)
         sizes_differ = split_size_warning(plan.data_task, data)
         if sizes_differ:
             report(sizes_differ)
