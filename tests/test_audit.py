@@ -21,7 +21,7 @@ from harness import hashing
 from harness.errors import MedbenchError
 from harness.hashing import perceptual_hashes, thumbnail_hashes, thumbnails, translated
 from harness.tasks import SourceSpec, get_task, parse_card
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, invoke
 
 # ---------------------------------------------------------------------------------------------
 # planted copies
@@ -181,9 +181,9 @@ def planted_task(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 
 def test_audit_command_prints_json_and_tasks_show_the_cached_summary(planted_task):
     root, env = planted_task
-    before = run_cli("tasks", "show", "planted-xray", env=env).stdout
+    before = invoke("tasks", "show", "planted-xray", env=env).stdout
     assert "audit: not computed yet" in before and "medbench data audit planted-xray" in before
-    out = run_cli("data", "audit", "planted-xray", "--data-dir", str(root), "--json", env=env).stdout
+    out = invoke("data", "audit", "planted-xray", "--data-dir", str(root), "--json", env=env).stdout
     (line,) = out.strip().splitlines()
     report = json.loads(line)
     assert report["dataset"] == "planted-xray" and report["n_images"] == {"train": 200, "val": 40, "test": 60}
@@ -194,20 +194,20 @@ def test_audit_command_prints_json_and_tasks_show_the_cached_summary(planted_tas
                 for g in report["cross_split_groups"]}
     assert crossing == {group for group in expected_groups() if group[1] != frozenset([("train", 21), ("train", 20)])}
     assert all(set(g["splits"]) == {m["split"] for m in g["members"]} for g in report["cross_split_groups"])
-    text = run_cli("data", "audit", "planted-xray", "--data-dir", str(root), env=env).stdout
+    text = invoke("data", "audit", "planted-xray", "--data-dir", str(root), env=env).stdout
     assert "(cached audit)" in text and "exact  train[5], test[0]" in text
-    after = run_cli("tasks", "show", "planted-xray", env=env).stdout
+    after = invoke("tasks", "show", "planted-xray", env=env).stdout
     assert "audit_policy: drop-from-train" in after
     assert "1 across splits" in after and "near copies across splits: 7" in after
 
 
 def test_audit_command_errors_are_one_line(planted_task, tmp_path: Path):
     root, env = planted_task
-    assert_one_line_error(run_cli("data", "audit", "planted-xrey", env=env, check=False), "unknown task 'planted-xrey'",
+    assert_one_line_error(invoke("data", "audit", "planted-xrey", env=env, check=False), "unknown task 'planted-xrey'",
                           "planted-xray")
-    assert_one_line_error(run_cli("data", "audit", "planted-xray", "--data-dir", str(tmp_path), env=env, check=False),
+    assert_one_line_error(invoke("data", "audit", "planted-xray", "--data-dir", str(tmp_path), env=env, check=False),
                           "planted.npz not found")
-    assert_one_line_error(run_cli("data", "audit", env=env, check=False), "or pass --all")
+    assert_one_line_error(invoke("data", "audit", env=env, check=False), "or pass --all")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_real_folder_dataset_has_file_names_and_no_copies(shared_data: Path, tmp
 @pytest.mark.slow
 def test_a_run_applies_the_card_policy_and_records_it(planted_task, tmp_path: Path):
     root, env = planted_task
-    run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet",
+    invoke("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet",
             "--tasks", "planted-xray", "--data-dir", str(root), "--out", str(tmp_path), env=env)
     (record,) = [json.loads(p.read_text()) for p in tmp_path.rglob("*.json")]
     assert record["status"] == "ok"

@@ -23,8 +23,9 @@ from harness.errors import MedbenchError
 from harness.leaderboard.definition import Definition, default_definition
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
+from harness.leaderboard.public import page_slug
 from harness.metric_catalogue import EFFICIENCY, MetricSpec, metric_range
-from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars, slug
+from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars
 from harness.zipcap import check_zip
 
 CELL = ["init", "backbone", "task"]
@@ -112,7 +113,7 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
             row["predictions"] = str(path.parent / str(row["predictions"]))
         rows.append(row)
         init_prov = dict(prov.get("init_provenance") or {})
-        entry = entries.setdefault(init, Entry(init, slug(init)))
+        entry = entries.setdefault(init, Entry(init, page_slug(init)))
         entry.manifest = entry.manifest or dict(init_prov.pop("manifest", None) or {})
         entry.init_provenance = entry.init_provenance or {k: v for k, v in init_prov.items() if k != "manifest"}
         entry.cams.extend(_cams(record, path, root))
