@@ -30,11 +30,16 @@ demo: $(STAMP)
 	$(BIN)/medbench results $(DEMO_OUT)
 	$(BIN)/medbench leaderboard build --definition embedded --results $(DEMO_OUT) --seeds 0 --out $(DEMO_SITE)
 
+# Every test (nothing deselected), over the CPU cores with pytest-xdist (each worker has its own MEDBENCH_HOME);
+# the 25 slowest are listed at the end. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_RUN = $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=25
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(PYTEST_RUN) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST_RUN) -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q benchmarks --benchmark-only

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from harness.commands import exit_if_runs_not_ok, parse_seeds, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, parse_seeds, resumes_on_rerun, split_list, user_errors
 from harness.errors import MedbenchError
 
 DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
@@ -46,6 +46,7 @@ def main() -> None:
 @click.option("--knn-k", type=int, default=None, help="Neighbours for --mode knn (default 11, as MedMNIST+); recorded.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
+@resumes_on_rerun
 def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | None, protocol_name: str, seeds: str | None,
         stem: str | None, out: Path, data_dir: Path | None, device: str, fast: bool, compile_model: bool, mode: str,
         label_budget: str, image_size: int | None, knn_k: int | None, quiet: bool) -> None:
@@ -151,7 +152,7 @@ def inits_check(init: str, backbone: str) -> None:
 @user_errors
 def results(folder: Path, metrics: tuple[str, ...], csv_path: Path | None) -> None:
     """Mean ± sd over seeds per (task, init, backbone, protocol)."""
-    from harness.results import KEYS, format_mean_sd, records_frame, summarize
+    from harness.results_table import KEYS, format_mean_sd, records_frame, summarize
 
     table = summarize(records_frame(folder), list(metrics))
     if table.empty:
@@ -211,6 +212,7 @@ def cpmid_info(folder: Path) -> None:
 @click.option("--push", "push_to", default=None, metavar="ORG/REPO", help="Upload the release to the Hugging Face Hub.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
+@resumes_on_rerun
 def pretrain(recipe: str, backbone: str, protocol_name: str, out: Path | None, data_dir: Path | None, device: str,
              push_to: str | None, quiet: bool) -> None:
     """Supervised pretraining on a CPMID build; writes model.safetensors + config.json + model card."""

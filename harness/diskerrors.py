@@ -21,8 +21,8 @@ def disk_error(exc: BaseException, path: object = None) -> MedbenchError | None:
     """The user-facing error for an exception that means 'cannot write here', else None."""
     if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
         where = exc.filename or path or "the output folder"
-        return MedbenchError(f"cannot write {where}: {DISK_ERRNOS[exc.errno]}; free space, fix the permissions "
-                             "or pass an output folder on another disk")
+        return MedbenchError(f"{where}: {DISK_ERRNOS[exc.errno]}; free space, fix the permissions "
+                             "or pass a folder on another disk")
     if isinstance(exc, RuntimeError) and any(text in str(exc) for text in TORCH_WRITE_FAILED):
         return MedbenchError(f"cannot write {path or 'a checkpoint'}: the write failed (is the disk full?); "
                              "free space or pass an output folder on another disk")

@@ -20,6 +20,8 @@ class MetricSpec:
     name: str
     direction: str  # higher | lower: which way is better
     label: str
+    low: float = 0.0  # the range a value can take; an interval around a mean is clipped to it
+    high: float = float("inf")
 
     @property
     def sign(self) -> int:
@@ -28,7 +30,7 @@ class MetricSpec:
 
 
 # What records carry under `metrics` (quality) — the only names cards and definitions may rank by.
-QUALITY = tuple(MetricSpec(*m) for m in (
+QUALITY = tuple(MetricSpec(*m, high=1.0) for m in (  # fractions and areas under curves: all in [0, 1]
     ("balanced_accuracy", "higher", "Balanced accuracy"),
     ("auroc", "higher", "AUROC"),
     ("accuracy", "higher", "Accuracy"),
@@ -53,6 +55,12 @@ EFFICIENCY = tuple(MetricSpec(*m) for m in (
 ))
 
 CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in QUALITY + EFFICIENCY}
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values a metric can take; unbounded for a name the catalogue does not know."""
+    spec = CATALOGUE.get(name)
+    return (spec.low, spec.high) if spec else (float("-inf"), float("inf"))
 
 
 def quality_metric(name: object, where: str) -> MetricSpec:

@@ -20,6 +20,15 @@ MEDBENCH = Path(sys.executable).with_name("medbench")
 # records made so say it in provenance.skipped_work. `MEDBENCH_SKIP= pytest` runs everything in full.
 os.environ.setdefault(SKIP_ENV, "inference-timing,cams")
 
+# Under pytest-xdist the workers share the cores: each (and each `medbench` it starts) gets its share of threads,
+# so that two workers do not run four busy-waiting OpenMP threads on two cores.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 SMOKE_CELL = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
               "--quiet"]

@@ -72,7 +72,7 @@ def test_listing_commands(tmp_path: Path):
     (["--backbone", "resnet1B"], ["unknown backbone", "did you mean"]),
     (["--init", "file:/nonexistent/w.safetensors"], ["/nonexistent/w.safetensors"]),
     (["--protocol", "smok"], ["unknown protocol", "did you mean 'smoke'"]),
-    (["--seeds", "a,b"], ["--seeds must be comma-separated integers"]),
+    (["--seeds", "a,b"], ["--seeds must be comma-separated whole numbers"]),
 ])
 def test_bad_input_is_one_line_without_traceback(args, fragments, tmp_path: Path):
     base = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--tasks", "synth-xray-cls",
@@ -113,3 +113,17 @@ def test_python_dash_m_harness_is_the_same_command():
 
     proc = subprocess.run([sys.executable, "-m", "harness", "--help"], capture_output=True, text=True, check=True)
     assert "Benchmark initialization sources" in proc.stdout
+
+
+@pytest.mark.parametrize("command", [["run", "--tasks", "synth-xray-cls", "--protocol", "smoke"],
+                                     ["pretrain", "--backbone", "resnet18"]])
+def test_ctrl_c_says_that_the_same_command_resumes(command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("harness.runner.run_grid", interrupted)
+    monkeypatch.setattr("harness.pretrain.pretrain", interrupted)
+    result = invoke(*command, "--out", str(tmp_path / "out"), check=False)
+    assert result.exit_code == 130 and "Aborted" not in result.output
+    assert result.stderr.strip().startswith("interrupted:") and "run the same command again to resume" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -58,11 +58,15 @@ def test_two_process_torchrun_writes_one_record_per_cell_close_to_one_process(tm
     assert b["history"][0]["val_auroc"] == pytest.approx(a["history"][0]["val_auroc"], abs=0.05)
     assert b["metrics"]["auroc"] == pytest.approx(a["metrics"]["auroc"], abs=0.05)
 
-    # Sharded evaluation is exact: metrics gathered from both ranks equal rank 0's own pass over the whole test set.
+    # Sharded evaluation loses and repeats no image: metrics gathered from both ranks match rank 0's own pass over the
+    # whole test set. Not bit for bit: the ranks run other batch compositions, whose CPU kernels round differently
+    # (measured on one x86 CPU: AUROC 0.5115953 vs 0.5115140), while a lost, repeated or misplaced image moves
+    # accuracy by 1/96 and AUROC by far more than 1e-3. Row order itself is checked exactly above, on tensors.
     from harness.metrics import classification_metrics
 
     saved = np.load(tmp_path / "two" / "synth-xray-cls" / b["artifacts"]["test_predictions"])
     probs, targets = torch.from_numpy(saved["probs"]), torch.from_numpy(saved["targets"])
+    assert len(targets) == 96
     alone = classification_metrics("multiclass", probs.log(), targets, b["model"]["num_classes"])
     for name in ("accuracy", "balanced_accuracy", "auroc"):
-        assert b["metrics"][name] == pytest.approx(alone[name], abs=1e-6), name
+        assert b["metrics"][name] == pytest.approx(alone[name], abs=1e-3), name

@@ -15,7 +15,7 @@ import yaml
 from harness.data.download import download, fetch_task, mirrored, verify_task
 from harness.errors import MedbenchError
 from harness.tasks import get_task, parse_card
-from tests.conftest import assert_one_line_error, invoke, run_cli
+from tests.conftest import assert_one_line_error, invoke
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: more than one read chunk
 
@@ -132,21 +132,21 @@ def test_fetch_and_verify_from_the_command_line(server: Server, tmp_path: Path):
     server.serve("/mirror/loop-mnist.npz", blob)
     data = tmp_path / "data"
 
-    fetched = run_cli("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
+    fetched = invoke("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
                       "--quiet", env=env)
     assert "downloaded, md5 ok" in fetched.stdout and (data / "loop-mnist.npz").read_bytes() == blob
-    again = run_cli("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
+    again = invoke("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
                     "--quiet", env=env)
     assert "already present" in again.stdout and server.requested == ["/mirror/loop-mnist.npz"]
-    assert "loop-mnist" in run_cli("data", "verify", "--data-dir", str(data), env=env).stdout
+    assert "loop-mnist" in invoke("data", "verify", "--data-dir", str(data), env=env).stdout
 
     (data / "loop-mnist.npz").write_bytes(blob[:-10])
-    assert_one_line_error(run_cli("data", "verify", "--data-dir", str(data), env=env, check=False),
+    assert_one_line_error(invoke("data", "verify", "--data-dir", str(data), env=env, check=False),
                           "1 of 1 file(s) failed (loop-mnist)", "--force")
-    refused = run_cli("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
+    refused = invoke("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror",
                       "--quiet", env=env, check=False)
     assert_one_line_error(refused, "exists with md5", "--force")
-    run_cli("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror", "--quiet",
+    invoke("data", "fetch", "loop-mnist", "--data-dir", str(data), "--mirror", f"{server.base}/mirror", "--quiet",
             "--force", env=env)
     assert (data / "loop-mnist.npz").read_bytes() == blob
 
@@ -173,13 +173,13 @@ def test_verify_tells_a_valid_but_different_file_from_a_corrupt_one(tmp_path: Pa
 def test_failed_fetch_is_one_line_on_the_command_line(server: Server, tmp_path: Path, route: dict, fragment: str):
     env = {"MEDBENCH_TASK_DIRS": str(_card_dir(tmp_path, f"{server.base}/loop-mnist.npz", _md5(PAYLOAD)))}
     server.serve("/loop-mnist.npz", **route)
-    proc = run_cli("data", "fetch", "loop-mnist", "--data-dir", str(tmp_path / "data"), "--quiet", env=env, check=False)
+    proc = invoke("data", "fetch", "loop-mnist", "--data-dir", str(tmp_path / "data"), "--quiet", env=env, check=False)
     assert_one_line_error(proc, fragment)
     assert _leftovers(tmp_path / "data") == []
 
 
 def test_fetch_by_size_asks_for_the_medmnist_plus_file(server: Server, tmp_path: Path):
-    proc = run_cli("data", "fetch", "breastmnist", "--size", "224", "--data-dir", str(tmp_path), "--quiet",
+    proc = invoke("data", "fetch", "breastmnist", "--size", "224", "--data-dir", str(tmp_path), "--quiet",
                    env={"MEDBENCH_MEDMNIST_URL_BASE": server.base}, check=False)
     assert_one_line_error(proc, "HTTP 404")
     assert server.requested == ["/breastmnist_224.npz"]

@@ -14,7 +14,7 @@ from PIL import Image
 from harness.data import folders
 from harness.errors import MedbenchError
 from harness.tasks import SourceSpec, TaskSpec, get_task
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, invoke
 
 RNG = np.random.default_rng(0)
 FRACTIONS = {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}
@@ -143,7 +143,7 @@ def test_an_unreadable_image_is_one_line_on_the_command_line(tmp_path: Path):
             "image_size": 16, "splits": {"train": 9, "val": 3, "test": 3}, "metrics": ["accuracy"], "license": "CC0",
             "citation": "none"}
     (cards / "pets.yaml").write_text(yaml.safe_dump(card))
-    proc = run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet", "--tasks",
+    proc = invoke("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet", "--tasks",
                    "pets-cls", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
                    env={"MEDBENCH_TASK_DIRS": str(cards)}, check=False)
     assert_one_line_error(proc, "cannot read image", "dog1.jpg", "replace or remove the file")
@@ -317,7 +317,7 @@ def test_bad_csv_lists_are_clear_errors(tmp_path: Path, rows, header, message):
 def test_split_export_from_the_command_line(tmp_path: Path):
     _seg_tree(tmp_path / "data" / "Kvasir-SEG", n=10)
     out = tmp_path / "splits.csv"
-    run_cli("data", "splits", "kvasir-seg", "--data-dir", str(tmp_path / "data"), "--out", str(out))
+    invoke("data", "splits", "kvasir-seg", "--data-dir", str(tmp_path / "data"), "--out", str(out))
     lines = out.read_text().splitlines()
     assert lines[0] == "id,group,split" and len(lines) == 11
     assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]).count("test") == 1  # 10 % of 10

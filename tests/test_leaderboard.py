@@ -19,8 +19,9 @@ from harness.leaderboard import build_board, build_site, load_definition
 from harness.leaderboard.definition import parse_definition
 from harness.leaderboard.render import safe_url
 from harness.leaderboard.stats import paired_bootstrap, pareto_front
+from harness.metric_catalogue import QUALITY
 from harness.protocols import PROTOCOLS
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, invoke
 from tests.test_leaderboard_records import TASKS, grid, make_record, write_results
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -201,6 +202,18 @@ def test_a_cell_is_ranked_on_every_seed_it_ran_beyond_the_declared_ones(tmp_path
     assert set(only_zero.cells["n"].dropna()) == {1}
 
 
+def test_intervals_stay_inside_the_metrics_range(tmp_path: Path):
+    records = [make_record(TASKS[0], init, "resnet18", seed) for init in ("scratch", "cpmid") for seed in (0, 1, 2)]
+    for record, auroc in zip(records[3:], (0.99, 0.80, 1.0)):
+        record["metrics"] = {**record["metrics"], "auroc": auroc}
+    board = build_board(write_results(tmp_path, records))
+    cell = _cell(board, "cpmid", TASKS[0], metric="auroc")
+    unclipped_high = cell["mean"] + scipy_stats.t.ppf(0.975, 2) * cell["sd"] / np.sqrt(3)
+    assert unclipped_high > 1 and cell["ci_high"] == 1.0 and 0 <= cell["ci_low"] < cell["mean"]
+    quality = board.cells[board.cells["metric"].isin([m.name for m in QUALITY])]
+    assert (quality["ci_low"].dropna() >= 0).all() and (quality["ci_high"].dropna() <= 1).all()
+
+
 def test_cam_pngs_inside_the_results_are_copied_and_others_ignored(tmp_path: Path):
     results = tmp_path / "results"
     (results / "cams").mkdir(parents=True)
@@ -251,36 +264,36 @@ def test_safe_url_accepts_only_absolute_http_links():
 
 
 def test_cli_build_export_and_errors(mixed: Path, tmp_path: Path):
-    proc = run_cli("leaderboard", "build", "--results", str(mixed), "--out", str(tmp_path / "site"))
+    proc = invoke("leaderboard", "build", "--results", str(mixed), "--out", str(tmp_path / "site"))
     index = Path(proc.stdout.strip().splitlines()[-1])
     assert index == (tmp_path / "site" / "index.html").resolve() and index.is_file()
     task_page = (tmp_path / "site" / "task" / f"{TASKS[0]}.html").read_text()
     assert "badge-diverged" in task_page and "badge-incomplete" in task_page and "badge-contaminated" in task_page
     assert "pretrained on ISIC 2018" in task_page
 
-    markdown = run_cli("leaderboard", "export", "--results", str(mixed)).stdout
+    markdown = invoke("leaderboard", "export", "--results", str(mixed)).stdout
     assert markdown.startswith("## ") and "| 1 " in markdown and "contaminated" in markdown and "(incomplete)" in markdown
     rows = pd.read_csv(tmp_path / "site" / "data" / "leaderboard.csv")
-    exported = run_cli("leaderboard", "export", "--results", str(mixed), "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    exported = invoke("leaderboard", "export", "--results", str(mixed), "--format", "csv", "--out", str(tmp_path / "x.csv"))
     assert exported.stdout == "" and pd.read_csv(tmp_path / "x.csv").equals(rows)
     leaky = rows[rows["init"] == "sub-leaky"]
     assert set(leaky["state"]) == {"contaminated"} and leaky["mean"].isna().all()
-    data = json.loads(run_cli("leaderboard", "export", "--results", str(mixed), "--format", "json").stdout)
+    data = json.loads(invoke("leaderboard", "export", "--results", str(mixed), "--format", "json").stdout)
     assert data["baseline"] == "imagenet" and data["definition"]["protocol"] == "quick" and len(data["cells"]) == len(rows)
 
-    assert_one_line_error(run_cli("leaderboard", "build", "--results", str(tmp_path / "none"), check=False), "does not exist")
-    assert_one_line_error(run_cli("leaderboard", "build", "--results", str(mixed), "--definition", "nope", check=False),
+    assert_one_line_error(invoke("leaderboard", "build", "--results", str(tmp_path / "none"), check=False), "does not exist")
+    assert_one_line_error(invoke("leaderboard", "build", "--results", str(mixed), "--definition", "nope", check=False),
                           "definition 'nope' not found")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("keep")
-    assert_one_line_error(run_cli("leaderboard", "build", "--results", str(mixed), "--out", str(tmp_path / "mine"), check=False),
+    assert_one_line_error(invoke("leaderboard", "build", "--results", str(mixed), "--out", str(tmp_path / "mine"), check=False),
                           "not a medbench site")
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "keep"
 
 
 def test_markdown_export_keeps_record_text_inert(tmp_path: Path):
     records = grid(tasks=TASKS[:1], inits=("scratch", "a|b<script>x</script>"))
-    markdown = run_cli("leaderboard", "export", "--results", str(write_results(tmp_path, records))).stdout
+    markdown = invoke("leaderboard", "export", "--results", str(write_results(tmp_path, records))).stdout
     assert "<script>" not in markdown and "a\\|b&lt;script&gt;" in markdown
 
 

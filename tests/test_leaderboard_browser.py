@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import invoke
 from tests.test_leaderboard_records import grid, make_record, write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -138,7 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     records += [make_record(t, "sub-leaky", "resnet18", s, skill=0.3, contaminated=True)
                 for t in ("synth-xray-cls", "synth-histo-cls") for s in (0, 1, 2)]
     write_results(folder / "results", records)
-    run_cli("leaderboard", "build", "--results", str(folder / "results"), "--out", str(folder / "site"))
+    invoke("leaderboard", "build", "--results", str(folder / "results"), "--out", str(folder / "site"))
     return folder / "site"
 
 
@@ -197,7 +197,7 @@ def test_xss_payloads_in_records_stay_inert_on_every_page(browser: Browser, tmp_
     good = make_record("synth-xray-cls", "hf:lab/model", "resnet18", 0)
     good["provenance"]["init_provenance"]["manifest"] = {"homepage": "https://example.org/lab"}
     write_results(tmp_path / "results", records + [good])
-    run_cli("leaderboard", "build", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "site"))
+    invoke("leaderboard", "build", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "site"))
 
     pages = sorted((tmp_path / "site").rglob("*.html"))
     assert len(pages) == 1 + 2 + 3 + 1

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, invoke, run_cli
 from tests.test_leaderboard_records import grid, write_results
 
 
@@ -22,14 +22,14 @@ from tests.test_leaderboard_records import grid, write_results
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("publish")
     write_results(folder / "results", grid(inits=("scratch", "imagenet")))
-    run_cli("leaderboard", "build", "--results", str(folder / "results"), "--out", str(folder / "site"))
+    invoke("leaderboard", "build", "--results", str(folder / "results"), "--out", str(folder / "site"))
     return folder / "site"
 
 
 def test_publish_to_a_folder_replaces_the_earlier_build_and_keeps_the_rest(site: Path, tmp_path: Path):
     target = tmp_path / "pages"
     target.mkdir()
-    proc = run_cli("leaderboard", "publish", str(site), "--to", "dir", str(target))
+    proc = invoke("leaderboard", "publish", str(site), "--to", "dir", str(target))
     assert proc.stdout.strip() == str((target / "index.html").resolve())
     assert sorted(p.relative_to(target) for p in target.rglob("*")) == sorted(p.relative_to(site) for p in site.rglob("*"))
     manifest = json.loads((target / ".medbench-site").read_text())
@@ -38,7 +38,7 @@ def test_publish_to_a_folder_replaces_the_earlier_build_and_keeps_the_rest(site:
     (target / "CNAME").write_text("bench.example.org\n")  # the user's own files, e.g. a Pages checkout
     (target / ".git").mkdir()
     (target / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    run_cli("leaderboard", "publish", str(site), "--to", "dir", str(target))
+    invoke("leaderboard", "publish", str(site), "--to", "dir", str(target))
     assert not (target / "entry" / "stale.html").exists()
     assert (target / "CNAME").read_text() == "bench.example.org\n" and (target / ".git" / "HEAD").is_file()
 
@@ -46,10 +46,10 @@ def test_publish_to_a_folder_replaces_the_earlier_build_and_keeps_the_rest(site:
 def test_publish_refuses_a_folder_that_is_not_a_site(site: Path, tmp_path: Path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "notes.md").write_text("keep me")
-    assert_one_line_error(run_cli("leaderboard", "publish", str(site), "--to", "dir", str(tmp_path / "docs"), check=False),
+    assert_one_line_error(invoke("leaderboard", "publish", str(site), "--to", "dir", str(tmp_path / "docs"), check=False),
                           "is not a medbench site")
     assert (tmp_path / "docs" / "notes.md").read_text() == "keep me"
-    assert_one_line_error(run_cli("leaderboard", "publish", str(tmp_path / "docs"), "--to", "dir", str(tmp_path / "x"),
+    assert_one_line_error(invoke("leaderboard", "publish", str(tmp_path / "docs"), "--to", "dir", str(tmp_path / "x"),
                                   check=False), "is not a built leaderboard")
 
 

@@ -13,7 +13,7 @@ import yaml
 from harness.cpmid.recipe import load_recipe
 from harness.metrics import HIGHER_IS_BETTER
 from harness.tasks import REPO_TASK_DIR, get_task, tasks
-from tests.conftest import assert_one_line_error, read_records, run_cli
+from tests.conftest import assert_one_line_error, read_records, invoke
 
 REPO = REPO_TASK_DIR.parent
 FLAGS = ("pathmnist", "chestmnist", "dermamnist", "octmnist", "pneumoniamnist", "retinamnist", "breastmnist",
@@ -81,7 +81,7 @@ def test_segmentation_cards_declare_layout_license_and_metrics():
 
 
 def test_tasks_list_shows_status_and_where(shared_data: Path):
-    listing = run_cli("tasks", "list", "--data-dir", str(shared_data / "medmnist")).stdout
+    listing = invoke("tasks", "list", "--data-dir", str(shared_data / "medmnist")).stdout
     rows = {line.split()[0]: line for line in listing.splitlines()[2:]}
     assert {f"{f}_{s}" for f in FLAGS for s in SIZES[1:]} | set(FLAGS) | {"kvasir-seg", "isic2018-seg", "busi-seg"} <= set(rows)
     assert "present" in rows["breastmnist"] and str(shared_data / "medmnist" / "breastmnist.npz") in rows["breastmnist"]
@@ -90,7 +90,7 @@ def test_tasks_list_shows_status_and_where(shared_data: Path):
 
 
 def test_missing_file_names_both_places_and_the_fetch_command(tmp_path: Path, isolated_home: Path):
-    proc = run_cli(*SMOKE, "--tasks", "retinamnist_224", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"),
+    proc = invoke(*SMOKE, "--tasks", "retinamnist_224", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"),
                    check=False)
     assert_one_line_error(proc, str(tmp_path / "retinamnist_224.npz"), str(isolated_home / "data" / "retinamnist_224.npz"),
                           "medbench data fetch retinamnist_224")
@@ -102,7 +102,7 @@ def test_smoke_runs_on_the_real_breastmnist_and_pneumoniamnist_files(shared_data
     data.mkdir()
     for name in ("breastmnist", "pneumoniamnist"):
         shutil.copy(shared_data / "medmnist" / f"{name}.npz", data)
-    run_cli(*SMOKE, "--tasks", "breastmnist,pneumoniamnist", "--data-dir", str(data), "--out", str(tmp_path / "out"))
+    invoke(*SMOKE, "--tasks", "breastmnist,pneumoniamnist", "--data-dir", str(data), "--out", str(tmp_path / "out"))
     records = read_records(tmp_path / "out")
     assert sorted(r["task"] for r in records) == ["breastmnist", "pneumoniamnist"]
     assert all(r["status"] == "ok" for r in records)
@@ -138,7 +138,7 @@ def _length_mismatch(folder: Path, shared_data: Path) -> None:
 ])
 def test_bad_npz_files_are_one_line_errors(shared_data: Path, tmp_path: Path, damage, fragments):
     damage(tmp_path, shared_data)
-    proc = run_cli(*SMOKE, "--tasks", "breastmnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"),
+    proc = invoke(*SMOKE, "--tasks", "breastmnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"),
                    check=False)
     assert_one_line_error(proc, *fragments)
 

@@ -30,7 +30,8 @@ def task_env(tmp_path: Path) -> dict[str, str]:
     return {"MEDBENCH_TASK_DIRS": str(tmp_path / "cards")}
 
 
-ARGS = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "quick", "--seeds", "0",
+# timm's test_resnet: resuming is the engine's job, the same for every architecture
+ARGS = ["run", "--init", "scratch", "--backbone", "test_resnet", "--protocol", "quick", "--seeds", "0",
         "--tasks", "tiny-xray", "--quiet"]
 
 
@@ -42,7 +43,7 @@ def test_kill_dash_nine_then_resume_gives_identical_metrics(tmp_path: Path, task
     out = tmp_path / "killed"
     proc = subprocess.Popen([str(MEDBENCH), *ARGS, "--out", str(out)], env={**os.environ, **task_env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = out / ".checkpoints" / "tiny-xray" / "scratch__resnet18__quick__seed0.pt"
+    checkpoint = out / ".checkpoints" / "tiny-xray" / "scratch__test_resnet__quick__seed0.pt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -51,7 +52,8 @@ def test_kill_dash_nine_then_resume_gives_identical_metrics(tmp_path: Path, task
     proc.wait()
     assert checkpoint.exists() and not list(out.rglob("*.json"))
 
-    run_cli(*ARGS, "--out", str(out), env=task_env)
+    again = run_cli(*ARGS, "--out", str(out), env=task_env)
+    assert "run 1 of 1: tiny-xray scratch test_resnet seed=0 — resuming from its checkpoint" in again.stdout
     (resumed,) = read_records(out)
     assert resumed["efficiency"]["resumed"] is True and straight["efficiency"]["resumed"] is False
     assert resumed["metrics"] == straight["metrics"] and resumed["history"] == straight["history"]

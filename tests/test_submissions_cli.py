@@ -14,7 +14,7 @@ import yaml
 from PIL import Image
 
 from harness.tasks import tasks_tagged
-from tests.conftest import assert_one_line_error, read_records, run_cli
+from tests.conftest import assert_one_line_error, invoke, read_records, run_cli
 from tests.test_safe_load import RunsCommand, torch_saved
 from tests.test_submissions_kit import raw_safetensors, resnet18_state_dict, safetensors_bytes, write_submission
 
@@ -69,7 +69,7 @@ def test_bad_submissions_are_refused_in_one_line_and_nothing_runs(tmp_path, resn
     make, fragments = CASES[case]
     data, filename, overrides = make(tmp_path, resnet18)
     manifest = write_submission(tmp_path / "submission", data, filename or "weights.safetensors", **overrides)
-    proc = run_cli("submit", "validate", str(manifest), "--suite", "embedded", check=False)
+    proc = invoke("submit", "validate", str(manifest), "--suite", "embedded", check=False)
     assert proc.returncode == 2
     assert_one_line_error(proc, *fragments)
     assert not (tmp_path / MARKER).exists()
@@ -90,19 +90,19 @@ def test_new_writes_a_manifest_that_validates(tmp_path, resnet18):
              "--contact", "lab@example.org", "--license", "MIT", "--homepage", "https://example.org/lab",
              "--description", "Made by a test.", "--backbone", "resnet18", "--weights", "file:resnet18.safetensors",
              "--pretraining-data", "Synth-XRay-CLS", "--citation", "Example A. 2025.", "--out", str(out)]
-    missing = run_cli("submit", "new", *flags[:4], "--out", str(out), check=False)
+    missing = invoke("submit", "new", *flags[:4], "--out", str(out), check=False)
     assert_one_line_error(missing, "missing --authors, --contact", "--citation", "not a terminal")
     assert not out.exists()
-    run_cli("submit", "new", *flags)
+    invoke("submit", "new", *flags)
     written = yaml.safe_load(out.read_text())
     assert written["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert written["authors"] == ["Ada Example", "Grace Example"]
-    assert_one_line_error(run_cli("submit", "new", *flags, check=False), "exists", "--force")
+    assert_one_line_error(invoke("submit", "new", *flags, check=False), "exists", "--force")
 
     images = tmp_path / "pretraining-images"
     images.mkdir()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(images / "a.png")
-    proc = run_cli("submit", "validate", str(out), "--suite", "embedded", "--check-images", str(images))
+    proc = invoke("submit", "validate", str(out), "--suite", "embedded", "--check-images", str(images))
     assert "fit: all 100 backbone tensors of resnet18 match" in proc.stdout
     assert "synth-xray-cls results will be flagged" in proc.stdout
     assert "1 pretraining image(s) compared" in proc.stdout and "no copies found" in proc.stdout
@@ -111,8 +111,8 @@ def test_new_writes_a_manifest_that_validates(tmp_path, resnet18):
 
 def test_submitters_cannot_pick_a_pretraining_protocol(tmp_path, resnet18):
     manifest = write_submission(tmp_path, safetensors_bytes(resnet18))
-    proc = run_cli("submit", "run", str(manifest), "--suite", "embedded", "--protocol", "pretrain-smoke",
-                   "--out", str(tmp_path / "out"), check=False)
+    proc = invoke("submit", "run", str(manifest), "--suite", "embedded", "--protocol", "pretrain-smoke",
+                  "--out", str(tmp_path / "out"), check=False)
     assert_one_line_error(proc, "pretrain-smoke is a pretraining protocol")
     assert not (tmp_path / "out").exists()
 

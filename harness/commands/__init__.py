@@ -40,6 +40,24 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+INTERRUPTED_EXIT = 130  # what a shell reports for a process stopped by SIGINT
+
+
+def resumes_on_rerun(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Ctrl-C in a long command: one line saying what is kept and that the same command resumes."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished runs are kept, and a run in progress keeps its last finished epoch; "
+                       "run the same command again to resume", err=True)
+            sys.exit(INTERRUPTED_EXIT)
+
+    return wrapper
+
+
 def exit_if_runs_not_ok(paths: Iterable[Path]) -> None:
     """After a whole grid has run: exit 3 with one line when any run failed or diverged."""
     from harness.results import RUNS_NOT_OK_EXIT, runs_not_ok

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from harness.commands import exit_if_runs_not_ok, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, resumes_on_rerun, split_list, user_errors
 from harness.errors import MedbenchError
 
 SUITE_HELP = "embedded (tasks tagged embedded) or a leaderboard in leaderboards/ (standard)."
@@ -110,6 +110,7 @@ def validate(manifest: Path, suite: str, images_dir: Path | None, data_dir: Path
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
+@resumes_on_rerun
 def run(manifest: Path, suite: str, protocol_name: str | None, out: Path, data_dir: Path | None, device: str,
         quiet: bool) -> None:
     """Validate, then fine-tune on every task of the suite with the protocol's seeds: one record per seed."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from harness.commands import exit_if_runs_not_ok, parse_seeds, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, parse_seeds, resumes_on_rerun, split_list, user_errors
 
 
 @click.command()
@@ -40,6 +40,7 @@ from harness.commands import exit_if_runs_not_ok, parse_seeds, split_list, user_
 @click.option("--time-limit", type=int, default=None, help="submitit: minutes per job (overrides --slurm-config).")
 @click.option("--wait", is_flag=True, help="submitit: wait for the jobs and report each (default: submit and return).")
 @user_errors
+@resumes_on_rerun
 def sweep(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | None, protocol_name: str,
           seeds: str | None, stem: str | None, out: Path, data_dir: Path | None, device: str, mode: str,
           label_budget: str, image_size: int | None, knn_k: int | None, fast: bool, compile_model: bool, launcher: str,

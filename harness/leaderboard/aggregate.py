@@ -23,8 +23,9 @@ from harness.errors import MedbenchError
 from harness.leaderboard.definition import Definition, default_definition
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
-from harness.metric_catalogue import EFFICIENCY, MetricSpec
-from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars, slug
+from harness.leaderboard.public import page_slug
+from harness.metric_catalogue import EFFICIENCY, MetricSpec, metric_range
+from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars
 from harness.zipcap import check_zip
 
 CELL = ["init", "backbone", "task"]
@@ -112,7 +113,7 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
             row["predictions"] = str(path.parent / str(row["predictions"]))
         rows.append(row)
         init_prov = dict(prov.get("init_provenance") or {})
-        entry = entries.setdefault(init, Entry(init, slug(init)))
+        entry = entries.setdefault(init, Entry(init, page_slug(init)))
         entry.manifest = entry.manifest or dict(init_prov.pop("manifest", None) or {})
         entry.init_provenance = entry.init_provenance or {k: v for k, v in init_prov.items() if k != "manifest"}
         entry.cams.extend(_cams(record, path, root))
@@ -203,7 +204,10 @@ def _long(runs: pd.DataFrame, specs: tuple[MetricSpec, ...], prefix: str) -> pd.
 def _summaries(values: pd.DataFrame) -> pd.DataFrame:
     stats = values.groupby(CELL + ["metric"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     stats = stats.rename(columns={"std": "sd", "count": "n"})
-    stats["ci_low"], stats["ci_high"] = t_interval(stats["mean"], stats["sd"], stats["n"])
+    low, high = t_interval(stats["mean"], stats["sd"], stats["n"])
+    ranges = np.array([metric_range(name) for name in stats["metric"]], dtype=float).reshape(-1, 2)
+    stats["ci_low"] = np.maximum(low, ranges[:, 0])  # a t interval ignores that an AUROC cannot pass 1:
+    stats["ci_high"] = np.minimum(high, ranges[:, 1])  # clipped to the metric's range, as the legend says
     return stats
 
 

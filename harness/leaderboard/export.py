@@ -10,6 +10,7 @@ from tabulate import tabulate
 
 from harness.csvsafe import to_safe_csv
 from harness.leaderboard.aggregate import CELL, Board
+from harness.leaderboard.public import public, without_local_paths
 from harness.results import json_safe
 
 FORMATS = ("md", "csv", "json")
@@ -24,19 +25,19 @@ def cells_table(board: Board) -> pd.DataFrame:
 
 
 def to_csv(board: Board) -> str:
-    return to_safe_csv(cells_table(board))
+    return to_safe_csv(cells_table(board).map(public))
 
 
 def to_json(board: Board) -> str:
     data = {"definition": board.definition.to_dict(), "baseline": board.baseline, "rank_metric": board.rank_metric,
             "overview": board.overview.to_dict(orient="records"), "cells": cells_table(board).to_dict(orient="records"),
             "notes": list(board.notes), "regimes": board.regimes.to_dict(orient="records")}
-    return json.dumps(json_safe(data), indent=1, allow_nan=False) + "\n"
+    return json.dumps(public(json_safe(data)), indent=1, allow_nan=False) + "\n"
 
 
 def _md(text: object) -> str:
     """Record text made inert in Markdown: HTML-escaped, no table-breaking pipes or newlines."""
-    return html.escape(" ".join(str(text).split())).replace("|", "\\|")
+    return html.escape(" ".join(without_local_paths(str(text)).split())).replace("|", "\\|")
 
 
 def summary_text(board: Board, init: str, backbone: str, task: str) -> str:

@@ -23,6 +23,7 @@ import harness
 from harness.leaderboard.aggregate import CELL, Board, Entry
 from harness.leaderboard.export import to_csv, to_json
 from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
+from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front
 from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
@@ -75,7 +76,8 @@ def _sort_value(value: Any) -> str:
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             finalize=page_output)
     env.filters.update(num=_num, pvalue=_pvalue, eff=_efficiency, sortv=_sort_value)
     env.tests.update(safe_url=safe_url, finite=lambda v: isinstance(v, (int, float)) and math.isfinite(v))
     return env

@@ -220,7 +220,7 @@ def test_a_disk_that_cannot_be_written_is_named(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr("harness.atomic.os.fsync", refuse)
     result = invoke("results", str(folder), "--csv", str(tmp_path / "out.csv"), check=False)
-    assert_one_line_error(result, message)
+    assert_one_line_error(result, f"{tmp_path / 'out.csv'}: {message}")
     assert (tmp_path / "out.csv").read_text() == "earlier\n"  # nothing half-written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "results"]  # no temp file left
 
@@ -269,6 +269,38 @@ def test_look_alike_submission_names_fold_to_the_same_skeleton(name: str):
 
 def test_distinct_names_stay_distinct():
     assert normalised("Müller ResNet") != normalised("Muller ResNet-2")
+
+
+def _failed_grid(out: Path) -> list[Path]:
+    paths = []
+    for seed, status in enumerate(("ok", "failed")):
+        path = record_path(out, TASKS[0], "scratch", "resnet18", "quick", seed)
+        write_json_atomic(path, make_record(TASKS[0], "scratch", "resnet18", seed, status=status))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("command", [
+    case("sweep-with-a-failed-job", "sweep", risk="silent", issue=False),
+    case("submit-run-with-a-failed-run", "submit", risk="silent", issue=False),
+])
+def test_sweep_and_submit_run_exit_3_when_a_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str):
+    """The grid itself is replaced by one that writes an ok and a failed record: what is checked is the command's
+    ending (the whole grid ran, then exit 3 and one line)."""
+    from types import SimpleNamespace
+
+    out = tmp_path / "out"
+    if command == "sweep":
+        monkeypatch.setattr("harness.sweeps.run_sweep", lambda grid, out_, launch, report: [
+            SimpleNamespace(record=path) for path in _failed_grid(out_)])
+        result = invoke("sweep", "--tasks", TASKS[0], "--seeds", "0,1", "--out", str(out), check=False)
+    else:
+        monkeypatch.setattr("harness.submissions.score.score", lambda manifest, suite, protocol, out_, *args, **kwargs:
+                            _failed_grid(out_))
+        result = invoke("submit", "run", str(tmp_path / "manifest.yaml"), "--suite", "embedded", "--out", str(out),
+                        check=False)
+    assert result.exit_code == 3, result.stderr
+    assert_one_line_error(result, "1 of 2 runs did not finish ok", "seed=1 failed (RuntimeError: boom)")
 
 
 @pytest.mark.parametrize("status", [
