@@ -152,7 +152,7 @@ def inits_check(init: str, backbone: str) -> None:
 @user_errors
 def results(folder: Path, metrics: tuple[str, ...], csv_path: Path | None) -> None:
     """Mean ± sd over seeds per (task, init, backbone, protocol)."""
-    from harness.results import KEYS, format_mean_sd, records_frame, summarize
+    from harness.results_table import KEYS, format_mean_sd, records_frame, summarize
 
     table = summarize(records_frame(folder), list(metrics))
     if table.empty:

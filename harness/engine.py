@@ -202,7 +202,8 @@ class TrainingRun:
         image_shape = tuple(train.images.shape[1:])
         with PeakMemory(self.device) as peak:
             start_wall = time.perf_counter()
-            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs", leave=False,
+            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs (resumed)" if state.resumed else "epochs",
+                       initial=state.next_epoch, total=p.epochs, leave=False,
                        disable=not progress or not distributed.is_main())
             for epoch in bar:
                 train_loss = self._train_epoch(train, optimizer, scheduler, state)

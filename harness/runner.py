@@ -25,9 +25,10 @@ from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
-from harness.data.checks import split_size_warning
+from harness.data.checks import check_not_empty, split_size_warning
 from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
 from harness.efficiency import hardware_info
+from harness.gridprogress import GridProgress
 from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
 from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
@@ -244,6 +245,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
     with distributed.main_first():
         weights = {pair: resolve_weights(out, *pair, protocol.name) for pair in sorted(needed)}
     written = []
+    grid = GridProgress(total=sum(map(len, pending.values())))
     for task in tasks:
         if not pending[task.name]:
             report(f"{task.name}: every record is already in {out}; nothing to run")
@@ -252,6 +254,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
             data = plan.data_task.load(data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
+        check_not_empty(plan.data_task, data)
         sizes_differ = split_size_warning(plan.data_task, data)
         if sizes_differ:
             report(sizes_differ)
@@ -260,8 +263,11 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
             with claim_cell(out, path) as claimed:
                 if not claimed:
                     report(f"{task.name} {init} {backbone} seed={seed}: another worker has it or finished it; skipped")
+                    grid.finished()
                     continue
                 checkpoint = checkpoint_path(out, path)
+                resuming = " — resuming from its checkpoint" if checkpoint.is_file() else ""
+                report(grid.starting(f"{task.name} {init} {backbone} seed={seed}{resuming}"))
                 record = run_cell(Cell(task, init, backbone, seed), plan.protocol, data, weights[(init, backbone)],
                                   device, progress, checkpoint, artifact_dir=path.with_suffix(""), speed=speed,
                                   plan=plan)
@@ -270,6 +276,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
                     write_json_atomic(path, record)
                     checkpoint.unlink(missing_ok=True)
             written.append(path)
+            grid.finished()
             headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc", "iou", "dice")}
             shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
             variant = f" [{plan.regime.tag}]" if plan.regime.tag else ""

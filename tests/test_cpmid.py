@@ -13,6 +13,7 @@ import yaml
 from PIL import Image
 
 import harness.cpmid.shards as shards
+from harness.copies import DEFAULT_RULE
 from harness.cpmid import build_cpmid, cpmid_info, load_recipe, open_cpmid, to_task_data
 from harness.cpmid.sources import expand_args
 from harness.errors import MedbenchError, UnknownNameError
@@ -54,7 +55,7 @@ def save_medmnist(path: Path, images: dict[str, np.ndarray], labels: dict[str, n
 def recipe_dict(name: str, **overrides) -> dict:
     recipe = {
         "name": name, "version": "0.1", "description": "a tiny test set", "image_size": SIZE, "channels": 3,
-        "seed": 0, "val_fraction": 0.2, "near_duplicate_max_distance": 8, "modality_labels": True,
+        "seed": 0, "val_fraction": 0.2, "modality_labels": True,
         "exclude_tasks": ["tiny-down"],
         "sources": [
             {"name": "gray", "loader": "medmnist", "args": {"file": "gray_{size}.npz"}, "kind": "multiclass",
@@ -112,7 +113,7 @@ def test_build_twice_gives_identical_bytes_and_a_readable_set(world: dict[str, P
     assert m["label_format"] == "multi-hot" and m["multilabel_sources"] == ["colour"]
     assert [s["candidates"] for s in m["sources"]] == [70, 50]  # gray: train + val; colour: capped
     assert m["splits"]["train"]["count"] + m["splits"]["val"]["count"] == sum(s["kept"] for s in m["sources"])
-    assert m["recipe"]["near_duplicate_min_correlation"] == 0.95 and len(m["recipe_sha256"]) == 64
+    assert m["recipe"]["near_duplicate_min_correlation"] == DEFAULT_RULE.min_correlation and len(m["recipe_sha256"]) == 64
     train = cpmid.split("train")
     assert isinstance(train.shards[0].images, np.memmap)
     assert train.shards[0].images.shape[1:] == (SIZE, SIZE, 3)

@@ -23,7 +23,8 @@ from harness.regimes.knn import shares_as_logits, vote_shares
 from harness.regimes.plan import plan_task
 from harness.regimes.probe import evaluate_logits, fit_probe
 from harness.regimes.resolution import size_matched
-from harness.results import record_path, records_frame, summarize, write_json_atomic
+from harness.results import record_path, write_json_atomic
+from harness.results_table import records_frame, summarize
 from harness.tasks import get_task
 from tests.conftest import assert_one_line_error, invoke, read_records
 

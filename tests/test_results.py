@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from harness.errors import MedbenchError
-from harness.results import load_record, record_path, records_frame, slug, summarize, write_json_atomic
+from harness.results import load_record, record_path, slug, write_json_atomic
+from harness.results_table import records_frame, summarize
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path: Path):

@@ -52,7 +52,8 @@ def test_kill_dash_nine_then_resume_gives_identical_metrics(tmp_path: Path, task
     proc.wait()
     assert checkpoint.exists() and not list(out.rglob("*.json"))
 
-    run_cli(*ARGS, "--out", str(out), env=task_env)
+    again = run_cli(*ARGS, "--out", str(out), env=task_env)
+    assert "run 1 of 1: tiny-xray scratch test_resnet seed=0 — resuming from its checkpoint" in again.stdout
     (resumed,) = read_records(out)
     assert resumed["efficiency"]["resumed"] is True and straight["efficiency"]["resumed"] is False
     assert resumed["metrics"] == straight["metrics"] and resumed["history"] == straight["history"]

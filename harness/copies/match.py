@@ -22,13 +22,15 @@ from harness.copies.index import VectorIndex
 from harness.copies.rule import DEFAULT_RULE, CopyPair, CopyRule
 from harness.copies.views import (
     FULL, ORIENTATIONS, WORK, as_images, canvases, correlation, embedding, exact_digest, oriented,
-    smooth_and_detail, working_image,
+    smooth_and_detail, standardised, working_image,
 )
 
 _EMBED_CHUNK = 1024  # images embedded at once
-_VERIFY_CHUNK = 1024  # candidate pairs verified at once
-_REFINE_STEPS = (0.05, 0.025, 0.0125)  # box edge moves tried, in fractions of the side
+_VERIFY_CHUNK = 1024
+_VIEWS_PER_CANDIDATE = 6  # vectors retrieved per candidate picture wanted  # candidate pairs verified at once
+_REFINE_STEPS = (0.06, 0.03, 0.03, 0.015, 0.01)  # box edge moves tried, in fractions of the side
 _MIN_SIDE = 0.45  # a refined box keeps at least this fraction of each side
+MIN_POPULATION = 50  # below this the mean picture is mostly the pictures themselves: not subtracted
 _NEAR_BOX = 0.04  # a match whose box is this close to the whole picture is "near", not "transformed"
 _MOVES = np.array([[s * (i == e) for e in range(4)] for i in range(4) for s in (-1, 1)]
                   + [[s, s, 0, 0] for s in (-1, 1)] + [[0, 0, s, s] for s in (-1, 1)], dtype=np.float64)
@@ -61,8 +63,9 @@ def view_boxes(rule: CopyRule) -> np.ndarray:
             if (fy, fx) != (1.0, 1.0):
                 boxes.append(_centred(fy, fx))
     for f in rule.crop_fractions:
-        if f < 1.0:
-            boxes += [np.array([y, y + f, x, x + f]) for y in (0.0, 1 - f) for x in (0.0, 1 - f)]
+        if f < 1.0:  # corners and edge middles
+            boxes += [np.array([y, y + f, x, x + f]) for y in (0.0, (1 - f) / 2, 1 - f) for x in (0.0, (1 - f) / 2, 1 - f)
+                      if (y, x) != ((1 - f) / 2, (1 - f) / 2)]
     for f in rule.squash_fractions:
         boxes += [_centred(1.0, f), _centred(f, 1.0)]
     return np.stack(boxes)
@@ -169,12 +172,14 @@ def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> l
     """(a index, b index, score, kind, detail score): a's whole pictures, oriented, against b's crop views."""
     boxes = view_boxes(rule)
     index = VectorIndex(_view_embeddings(b, boxes, mean), rule.nprobe)
+    mean_picture = _mean_picture(b)
     out = []
     for s in range(0, len(a), _EMBED_CHUNK):
         work = a.work[s:s + _EMBED_CHUNK]
         full = canvases(work, FULL)
         queries = np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)])
-        rows, hits, scores = index.search(queries, rule.candidates)
+        # one picture's views crowd each other (and, within one set, the query's own views come first)
+        rows, hits, scores = index.search(queries, rule.candidates * _VIEWS_PER_CANDIDATE + (len(boxes) if a is b else 0))
         a_idx = rows % len(work) + s
         orient = rows // len(work)
         b_idx, view = hits // len(boxes), hits % len(boxes)
@@ -185,7 +190,7 @@ def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> l
         for v in range(0, len(a_idx), _VERIFY_CHUNK):
             part = slice(v, v + _VERIFY_CHUNK)
             corr, detail, box = _refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
-                                        rule.min_start_correlation)
+                                        mean_picture, rule.min_start_correlation)
             ok = (corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation)
             for i in np.flatnonzero(ok):
                 near = orient[part][i] == 0 and np.abs(box[i] - FULL).max() <= _NEAR_BOX
@@ -195,54 +200,92 @@ def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> l
 
 
 def _best_candidates(a_idx, b_idx, orient, view, scores, rule: CopyRule):
-    """Per (a, b) the best-scoring orientation and view, then the `candidates` best b per a."""
+    """The `candidates` best b per (a, orientation) (a look-alike turned may outscore the copy
+    upright), then per (a, b) the best-scoring orientation and view."""
     keep = scores >= rule.min_retrieval_score
+    a_idx, b_idx, orient, view, scores = a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
+    order = np.lexsort((-scores, b_idx, orient, a_idx))
+    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
+    first = np.ones(len(a_idx), bool)
+    first[1:] = (a_idx[1:] != a_idx[:-1]) | (orient[1:] != orient[:-1]) | (b_idx[1:] != b_idx[:-1])
+    a_idx, b_idx, orient, view, scores = a_idx[first], b_idx[first], orient[first], view[first], scores[first]
+    group = a_idx * ORIENTATIONS + orient
+    order = np.lexsort((-scores, group))
+    a_idx, b_idx, orient, view, scores, group = (x[order] for x in (a_idx, b_idx, orient, view, scores, group))
+    rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
+    keep = rank < rule.candidates
     a_idx, b_idx, orient, view, scores = a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
     order = np.lexsort((-scores, b_idx, a_idx))
     a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
     first = np.ones(len(a_idx), bool)
     first[1:] = (a_idx[1:] != a_idx[:-1]) | (b_idx[1:] != b_idx[:-1])
-    a_idx, b_idx, orient, view, scores = a_idx[first], b_idx[first], orient[first], view[first], scores[first]
-    order = np.lexsort((-scores, a_idx))
-    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
-    start = np.searchsorted(a_idx, a_idx, side="left")
-    rank = np.arange(len(a_idx)) - start
-    keep = rank < rule.candidates
-    return a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
+    return a_idx[first], b_idx[first], orient[first], view[first], scores[first]
 
 
-def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: np.ndarray, min_start: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mean_picture(catalogue: Catalogue) -> np.ndarray:
+    """(WORK, WORK) mean of the standardised working images: what the set's pictures share (a
+    standardised anatomy, a common layout); zero for small sets."""
+    if len(catalogue) < MIN_POPULATION:
+        return np.zeros((WORK, WORK), np.float32)
+    total = np.zeros((WORK, WORK), np.float64)
+    for s in range(0, len(catalogue), _EMBED_CHUNK):
+        total += standardised(catalogue.work[s:s + _EMBED_CHUNK].astype(np.float32)).sum(axis=0)
+    return (total / len(catalogue)).astype(np.float32)
+
+
+def _clipped(boxes: np.ndarray) -> np.ndarray:
+    out = boxes.copy()
+    out[..., [0, 2]] = np.maximum(out[..., [0, 2]], 0.0)
+    out[..., [1, 3]] = np.minimum(out[..., [1, 3]], 1.0)
+    return out
+
+
+def _valid(boxes: np.ndarray) -> np.ndarray:
+    return ((boxes[..., 1] - boxes[..., 0]) >= _MIN_SIDE) & ((boxes[..., 3] - boxes[..., 2]) >= _MIN_SIDE)
+
+
+def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: np.ndarray, mean_picture: np.ndarray,
+            min_start: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Correlation and detail correlation of oriented whole picture a against the best box of b,
-    found by coordinate search from the retrieved view's box (pairs below `min_start` there are not
-    refined: -1); and that box."""
-    smooth_a, detail_a = smooth_and_detail(oriented(canvases(work_a, FULL), orient))
+    both minus b's mean picture in that box, found by coordinate search from the retrieved view's box
+    (pairs below `min_start` there are not refined: -1); and that box."""
+    standard_a = standardised(oriented(canvases(work_a, FULL), orient))
     box = boxes.astype(np.float64).copy()
-    first = correlation(smooth_a, smooth_and_detail(canvases(work_b, box))[0])
+    mean = np.broadcast_to(mean_picture, (1, WORK, WORK))
+
+    def score(keep: np.ndarray | slice, candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
+        shared = canvases(np.broadcast_to(mean, (len(candidate_boxes), WORK, WORK)), candidate_boxes)
+        smooth_a, detail_a = smooth_and_detail(np.repeat(standard_a[keep], reps, axis=0) - shared)
+        smooth_b, detail_b = smooth_and_detail(
+            standardised(canvases(np.repeat(work_b[keep], reps, axis=0), candidate_boxes)) - shared)
+        return correlation(smooth_a, smooth_b), correlation(detail_a, detail_b)
+
+    first, _ = score(slice(None), box, 1)
     out = np.full(len(box), -1.0), np.full(len(box), -1.0), box
-    go = first >= min_start
-    if not go.any():
+    go = np.flatnonzero(first >= min_start)
+    if not len(go):
         return out
-    smooth_a, detail_a, work_b, box = smooth_a[go], detail_a[go], work_b[go], box[go]
-
-    def score(candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
-        smooth_b, detail_b = smooth_and_detail(canvases(np.repeat(work_b, reps, axis=0), candidate_boxes))
-        corr = correlation(np.repeat(smooth_a, reps, axis=0), smooth_b)
-        return corr, correlation(np.repeat(detail_a, reps, axis=0), detail_b)
-
-    corr, detail = score(box, 1)
+    box = box[go]
+    corr, detail = score(go, box, 1)
+    n = np.arange(len(box))
     for step in _REFINE_STEPS:
-        for _ in range(1):
-            tried = box[:, None, :] + step * _MOVES[None, :, :]
-            tried[:, :, [0, 2]] = np.maximum(tried[:, :, [0, 2]], 0.0)
-            tried[:, :, [1, 3]] = np.minimum(tried[:, :, [1, 3]], 1.0)
-            valid = ((tried[:, :, 1] - tried[:, :, 0]) >= _MIN_SIDE) & ((tried[:, :, 3] - tried[:, :, 2]) >= _MIN_SIDE)
-            c, d = score(tried.reshape(-1, 4), len(_MOVES))
-            total = np.where(valid, (c + d).reshape(len(box), -1), -np.inf)
-            best = total.argmax(axis=1)
-            better = total[np.arange(len(box)), best] > corr + detail
-            box[better] = tried[better, best[better]]
-            corr = np.where(better, c.reshape(len(box), -1)[np.arange(len(box)), best], corr)
-            detail = np.where(better, d.reshape(len(box), -1)[np.arange(len(box)), best], detail)
+        tried = box[:, None, :] + step * _MOVES[None, :, :]
+        c, d = score(go, _clipped(tried).reshape(-1, 4), len(_MOVES))
+        gain = np.where(_valid(_clipped(tried)), (c + d).reshape(len(box), -1), -np.inf) - (corr + detail)[:, None]
+        # every edge takes its own best single move at once; that or the best single move, if it gains
+        edge_gain = gain[:, :8].reshape(len(box), 4, 2)
+        pick = edge_gain.argmax(axis=2)
+        delta = np.where(edge_gain.max(axis=2) > 0, step * np.where(pick == 0, -1.0, 1.0), 0.0)
+        joint = _clipped(box + delta)
+        jc, jd = score(go, joint, 1)
+        joint_gain = np.where(_valid(joint), jc + jd - corr - detail, -np.inf)
+        best = gain.argmax(axis=1)
+        single_gain = gain[n, best]
+        use_joint = (joint_gain >= single_gain) & (joint_gain > 0)
+        use_single = ~use_joint & (single_gain > 0)
+        single_box = _clipped(tried)[n, best]
+        box = np.where(use_joint[:, None], joint, np.where(use_single[:, None], single_box, box))
+        corr = np.where(use_joint, jc, np.where(use_single, c.reshape(len(n), -1)[n, best], corr))
+        detail = np.where(use_joint, jd, np.where(use_single, d.reshape(len(n), -1)[n, best], detail))
     out[0][go], out[1][go], out[2][go] = corr, detail, box
     return out

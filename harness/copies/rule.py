@@ -12,11 +12,11 @@ KINDS = ("exact", "near", "transformed")
 class CopyRule:
     """Thresholds and method knobs of the copy matcher (see docs/copies.md for how they were chosen)."""
 
-    min_correlation: float = 0.9  # aligned correlation of the lightly blurred canvases
-    min_detail_correlation: float = 0.75  # and of their band-passed versions, at the same alignment
-    min_start_correlation: float = 0.6  # blurred-canvas correlation at the retrieved view, before refining
+    min_correlation: float = 0.975  # aligned correlation of the lightly blurred canvases
+    min_detail_correlation: float = 0.85  # and of their band-passed versions, at the same alignment
+    min_start_correlation: float = 0.7  # blurred-canvas correlation at the retrieved view, before refining
     min_retrieval_score: float = 0.5  # cosine of the embeddings that makes a pair worth verifying
-    candidates: int = 4  # reference images verified per query image
+    candidates: int = 2  # reference images verified per query image and orientation
     crop_fractions: tuple[float, ...] = (1.0, 0.84, 0.7)  # per-side crops indexed for the reference
     squash_fractions: tuple[float, ...] = (0.58,)  # one side only (a square crop of a wide picture)
     nprobe: int = 8  # inverted lists searched per query vector

@@ -7,24 +7,16 @@ file as they are screened and are copied into shuffled shards once the split is 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from harness.atomic import write_text_atomic
+from harness.copies import DEFAULT_RULE, CopyRule
 from harness.cpmid.datasheet import render_datasheet
-from harness.cpmid.hygiene import (
-    EXACT_HASH,
-    PERCEPTUAL_HASH,
-    REASONS,
-    THUMB,
-    LeakageIndex,
-    MatchRule,
-    Screen,
-    Verdict,
-)
+from harness.cpmid.hygiene import EXACT_HASH, REASONS, LeakageIndex, Screen, Verdict
 from harness.cpmid.labels import LabelSpace
 from harness.cpmid.manifest import DATASHEET, FORMAT, FORMAT_VERSION, MANIFEST
 from harness.cpmid.pixels import LIBRARY, POLICY, conform
@@ -38,7 +30,6 @@ from harness.results import write_json_atomic
 
 CHUNK = 1024  # candidates resized and screened at once
 STAGING_IMAGES = ".staging-images.u8"
-STAGING_THUMBS = ".staging-thumbs.f32"
 SPLIT_STREAM = 7  # mixed into the recipe seed for the train/val split, apart from the caps' streams
 
 
@@ -50,7 +41,7 @@ class SourceTally:
     candidates: int
     input_sha256: str
     removed: Counter = field(default_factory=Counter)
-    leaked: Counter = field(default_factory=Counter)  # (task, 'exact' | 'near') → images
+    leaked: Counter = field(default_factory=Counter)  # (task, 'exact' | 'near') → images ('near' includes transformed)
     matches: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, source: str, verdicts: list[Verdict], origin: np.ndarray) -> None:
@@ -62,7 +53,7 @@ class SourceTally:
                 self.leaked[task, "exact" if exact else "near"] += 1
             self.matches.extend({"source": source, "split": SPLITS[split], "index": int(index), "task": leak.task,
                                  "task_split": leak.split, "task_index": leak.index, "match": leak.match,
-                                 "distance": leak.distance} for leak in verdict.leaks)
+                                 "score": leak.score} for leak in verdict.leaks)
 
     @property
     def kept(self) -> int:
@@ -82,21 +73,18 @@ def build_cpmid(recipe: str | Path, out: Path, data_dir: Path | None = None, siz
     _check_sources(parsed, resolved)
     labels = LabelSpace.build([(r.source.name, r.spec.label_names, r.modality) for r in resolved],
                               parsed.modality_labels)
-    leak_rule = MatchRule(parsed.near_duplicate_max_distance, parsed.near_duplicate_min_correlation)
-    dedup_rule = MatchRule(parsed.near_duplicate_max_distance, parsed.near_duplicate_min_correlation,
-                           parsed.near_duplicate_min_detail_correlation)
+    leak_rule = DEFAULT_RULE
+    dedup_rule = dedup_rule_of(parsed)
     progress(f"leakage reference: val+test images of {', '.join(parsed.exclude_tasks) or 'no task'}")
     leakage = LeakageIndex.from_tasks(parsed.exclude_tasks, data_dir, size, parsed.channels, leak_rule)
     staging = Staging(out / STAGING_IMAGES, (size, size, parsed.channels))
-    thumbs = Staging(out / STAGING_THUMBS, (THUMB, THUMB), np.float32)
     try:
-        screen = Screen(dedup_rule, leakage, staging, thumbs)
+        screen = Screen(dedup_rule, leakage, staging)
         tallies, targets, source_ids = _screen_sources(parsed, resolved, labels, screen, data_dir, size, progress)
         order = split_kept(source_ids, len(resolved), parsed.val_fraction, parsed.seed)
         shards = {split: write_split(out, split, idx, staging, targets, source_ids) for split, idx in order.items()}
     finally:
         staging.close()
-        thumbs.close()
     manifest = _manifest(parsed, size, resolved, labels, leakage, tallies, targets, source_ids, order, shards)
     remove_stale(out, {rel for split in shards.values() for shard in split for rel in shard["files"].values()})
     write_text_atomic(out / DATASHEET, render_datasheet(manifest))
@@ -104,6 +92,12 @@ def build_cpmid(recipe: str | Path, out: Path, data_dir: Path | None = None, siz
     progress(f"wrote {sum(len(i) for i in order.values())} images to {out} "
              f"(train {len(order['train'])}, val {len(order['val'])})")
     return out
+
+
+def dedup_rule_of(recipe: Recipe) -> CopyRule:
+    """The matcher's rule with the recipe's thresholds: what counts as a copy inside the set."""
+    return replace(DEFAULT_RULE, min_correlation=recipe.near_duplicate_min_correlation,
+                   min_detail_correlation=recipe.near_duplicate_min_detail_correlation)
 
 
 def split_kept(source_ids: np.ndarray, n_sources: int, val_fraction: float, seed: int) -> dict[str, np.ndarray]:
@@ -185,14 +179,13 @@ def _manifest(recipe: Recipe, size: int, resolved: list[ResolvedSource], labels:
             "order": "sources in recipe order, each in its seeded order; the first occurrence is kept",
             "priority": list(REASONS),
             "exact_hash": EXACT_HASH,
-            "perceptual_hash": PERCEPTUAL_HASH,
-            "near_duplicate_max_distance": recipe.near_duplicate_max_distance,
             "near_duplicate_min_correlation": recipe.near_duplicate_min_correlation,
             "near_duplicate_min_detail_correlation": recipe.near_duplicate_min_detail_correlation,
-            "detail_applies_to": "near_duplicate only (the leakage check omits it, to stay sensitive)",
+            "copy_rule": dedup_rule_of(recipe).describe(),
         },
         "leakage": {
             "exclude_tasks": list(recipe.exclude_tasks),
+            "copy_rule": DEFAULT_RULE.describe(),
             "reference_images": leakage.counts(),
             "not_screened": leakage.not_screened,
             "per_task": {task: {match: sum(t.leaked[task, match] for t in tallies) for match in ("exact", "near")}

@@ -82,10 +82,10 @@ def _removed(m: dict[str, Any]) -> str:
         "`available` counts the images of the splits used; `candidates` what the caps let through. Candidates are "
         f"screened in a fixed order ({h['order']}); the first of these reasons that applies removes an image:", "",
         *rules, "",
-        f"Exact: {h['exact_hash']}. Near: {h['perceptual_hash']} within {h['near_duplicate_max_distance']} bits, "
-        f"confirmed by a 32×32 gray thumbnail correlation ≥ {h['near_duplicate_min_correlation']}; a near duplicate "
-        f"inside the set must also correlate ≥ {h['near_duplicate_min_detail_correlation']} in fine structure "
-        "(high-passed thumbnails), which the leakage check does not require, so that it errs towards dropping.", "",
+        f"Exact: {h['exact_hash']}. Near: the shared copy matcher (resized, squashed, cropped to ≥ 70 % of a side, "
+        f"re-encoded, toned, flipped or rotated copies; docs/copies.md): a near duplicate inside the set correlates "
+        f"≥ {h['near_duplicate_min_correlation']} after alignment and ≥ {h['near_duplicate_min_detail_correlation']} "
+        "in its band-passed detail; the leakage check uses the matcher's calibrated rule.", "",
         _table(["source", "available", "candidates", *reasons, "kept"], rows)])
 
 

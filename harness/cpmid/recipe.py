@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from harness.copies import DEFAULT_RULE
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
 from harness.names import safe_name
@@ -23,8 +24,8 @@ from harness.schema import check_mapping
 from harness.tasks import task_dirs
 
 SOURCE_KINDS = ("binary", "multiclass", "multilabel")
-DEFAULT_MIN_CORRELATION = 0.95
-DEFAULT_MIN_DETAIL_CORRELATION = 0.9
+DEFAULT_MIN_CORRELATION = DEFAULT_RULE.min_correlation
+DEFAULT_MIN_DETAIL_CORRELATION = DEFAULT_RULE.min_detail_correlation
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,6 @@ class Recipe:
     channels: int
     seed: int
     val_fraction: float
-    near_duplicate_max_distance: int
     sources: tuple[RecipeSource, ...]
     exclude_tasks: tuple[str, ...]
     near_duplicate_min_correlation: float = DEFAULT_MIN_CORRELATION
@@ -70,7 +70,7 @@ class Recipe:
 
 
 _TOP_REQUIRED = {"name", "version", "description", "image_size", "channels", "seed", "val_fraction",
-                 "near_duplicate_max_distance", "sources", "exclude_tasks"}
+                 "sources", "exclude_tasks"}
 _TOP_ALLOWED = _TOP_REQUIRED | {"near_duplicate_min_correlation", "near_duplicate_min_detail_correlation",
                                 "modality_labels"}
 _SOURCE_ALLOWED = {f.name for f in dataclasses.fields(RecipeSource)}
@@ -128,7 +128,6 @@ def parse_recipe(raw: Any, where: str) -> Recipe:
         channels=_integer(raw, "channels", where, low=1),
         seed=_integer(raw, "seed", where, low=0),
         val_fraction=_number(raw, "val_fraction", where, 0.0, 0.9),
-        near_duplicate_max_distance=_integer(raw, "near_duplicate_max_distance", where, low=0, high=32),
         near_duplicate_min_correlation=_number(raw, "near_duplicate_min_correlation", where, -1.0, 1.0,
                                                DEFAULT_MIN_CORRELATION),
         near_duplicate_min_detail_correlation=_number(raw, "near_duplicate_min_detail_correlation", where, -1.0, 1.0,

@@ -42,7 +42,8 @@ def card_labels(labels: np.ndarray, spec: "TaskSpec", where: str) -> np.ndarray:
 
 
 def check_not_empty(spec: "TaskSpec", data: TaskData) -> None:
-    """A split without images cannot train, select or test: refused rather than recorded as a run."""
+    """A split without images cannot train, select or test: a run refuses it rather than recording `ok`.
+    (Other readers of a task's data, e.g. the CPMID leakage check, may use a card with only some splits.)"""
     empty = [split for split in SPLITS if len(data.split(split)) == 0]
     if empty:
         raise MedbenchError(f"task {spec.name}: the {' and '.join(empty)} split(s) hold no images; "

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.results import FULL_BUDGET, budget_order
+from harness.results import FULL_BUDGET
+from harness.results_table import budget_order
 
 if TYPE_CHECKING:
     from harness.leaderboard.definition import Definition

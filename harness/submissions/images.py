@@ -1,10 +1,10 @@
 """`--check-images DIR`: a submitter's pretraining images against the suite's evaluation images.
 
 Declared dataset names can be incomplete; pixels cannot lie about overlap. Each image is decoded
-(PNG and JPEG only, told from the content), brought to each task's pixel format, and matched with
-the CPMID leakage check's own machinery and rule (harness.cpmid.hygiene): identical decoded pixels,
-or a pHash within 8 bits confirmed by a thumbnail correlation of at least 0.95. Like that check,
-it screens the val and test splits, since model selection on val leaks just as surely.
+(PNG and JPEG only, told from the content) and matched, at its own size, against each task's val
+and test images with the CPMID leakage check's own index and rule (harness.cpmid.hygiene, built on
+the shared matcher harness.copies): identical pixels, or a resized, cropped, re-encoded, toned,
+flipped or rotated copy. Model selection on val leaks just as surely as test, so both are screened.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from harness.cpmid.hygiene import LeakageIndex, MatchRule, fingerprint
-from harness.cpmid.pixels import conform
-from harness.cpmid.recipe import DEFAULT_MIN_CORRELATION
+from harness.copies import DEFAULT_RULE, Catalogue
+from harness.cpmid.hygiene import LeakageIndex
 from harness.errors import MedbenchError
 from harness.tasks import TaskSpec
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
-RULE = MatchRule(max_distance=8, min_correlation=DEFAULT_MIN_CORRELATION)  # cpmid-synth's leakage rule
-CHUNK = 256  # images decoded and fingerprinted at once
+CHUNK = 256  # images decoded and matched at once
 
 
 @dataclass(frozen=True)
@@ -33,8 +31,8 @@ class ImageMatch:
     task: str
     split: str
     index: int
-    match: str  # "exact" or "near"
-    distance: int
+    match: str  # "exact", "near" or "transformed"
+    score: float  # the matcher's verified correlation (1.0 for exact copies)
 
 
 @dataclass
@@ -58,7 +56,7 @@ def check_images(folder: Path, tasks: list[TaskSpec], data_dir: Path | None = No
         raise MedbenchError(f"no .png/.jpg/.jpeg files under {folder}; pass the folder of your pretraining images")
     indexes = []
     for task in tasks:
-        index = LeakageIndex.from_tasks((task.name,), data_dir, task.image_size, _channels(task), RULE)
+        index = LeakageIndex.from_tasks((task.name,), data_dir, task.image_size, _channels(task), DEFAULT_RULE)
         indexes.append((task, index))
     result = ImageCheck(reference={task.name: sum(index.counts().values()) for task, index in indexes})
     for start in range(0, len(files), CHUNK):
@@ -70,10 +68,10 @@ def check_images(folder: Path, tasks: list[TaskSpec], data_dir: Path | None = No
             else:
                 decoded.append((path, pixels))
         result.checked += len(decoded)
+        catalogue = Catalogue.of(pixels for _, pixels in decoded)
         for task, index in indexes if decoded else ():
-            images = np.concatenate([conform(pixels[None], task.image_size, _channels(task)) for _, pixels in decoded])
-            for (path, _), leaks in zip(decoded, index.matches(fingerprint(images))):
-                result.matches += [ImageMatch(str(path), leak.task, leak.split, leak.index, leak.match, leak.distance)
+            for (path, _), leaks in zip(decoded, index.matches(catalogue)):
+                result.matches += [ImageMatch(str(path), leak.task, leak.split, leak.index, leak.match, leak.score)
                                    for leak in leaks]
     return result
 

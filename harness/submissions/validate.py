@@ -64,6 +64,6 @@ def _report_images(images: ImageCheck, report: Report) -> None:
     for task, count in images.tasks_hit().items():
         report(f"  MATCH: {count} pretraining image(s) copy val/test images of {task}")
     for match in images.matches[:20]:
-        report(f"    {match.file} = {match.task} {match.split}[{match.index}] ({match.match}, distance {match.distance})")
+        report(f"    {match.file} = {match.task} {match.split}[{match.index}] ({match.match}, correlation {match.score:.3f})")
     if not images.matches:
         report("  no copies found")

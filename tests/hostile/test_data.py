@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.data.checks import split_size_warning
+from harness.data.checks import check_not_empty, split_size_warning
 from harness.errors import MedbenchError
 from harness.tasks import parse_card
 from tests.hostile.conftest import case
@@ -71,8 +71,9 @@ REFUSED = [
 
 @pytest.mark.parametrize("change, message", REFUSED)
 def test_bad_npz_content_is_refused(tmp_path: Path, change: dict[str, Any], message: str):
+    """As a run reads the data: load, then the run's check that every split has images."""
     with pytest.raises(MedbenchError) as info:
-        _card().load(_write(tmp_path, **change))
+        check_not_empty(_card(), _card().load(_write(tmp_path, **change)))
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
