@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.processes import pid_alive
 from harness.provenance import now_utc
 
 HEARTBEAT_S = 60.0
@@ -74,7 +75,7 @@ def is_stale(info: dict[str, Any] | None, age_s: float, stale_after: float = STA
     """Dead holder on this host, or no heartbeat for `stale_after` seconds."""
     if age_s > stale_after:
         return True
-    return info is not None and info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", -1)))
+    return info is not None and info.get("host") == socket.gethostname() and not pid_alive(int(info.get("pid", -1)))
 
 
 def claim_age(path: Path) -> float | None:
@@ -141,15 +142,3 @@ def _take_over(path: Path, seen: dict[str, Any] | None) -> bool:
         return False
     finally:
         aside.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
