@@ -33,7 +33,7 @@ demo: $(STAMP)
 # Every test (nothing deselected), over the CPU cores with pytest-xdist (each worker has its own MEDBENCH_HOME);
 # the 25 slowest are listed at the end. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
-PYTEST_RUN = $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=25
+PYTEST_RUN = $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 test: $(STAMP)
 	$(PYTEST_RUN) $(PYTEST_ARGS)

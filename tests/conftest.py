@@ -60,6 +60,27 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def cpmid_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded cpmid-synth set, built once per session (minutes: the copy screen) where `medbench
+    pretrain` looks for it; tests that build or pretrain on it share the "cpmid-synth" xdist group, so one
+    worker builds it. Read-only; a test that needs its own MEDBENCH_HOME links it in (`link_cpmid_synth`)."""
+    from harness.cpmid import build_cpmid
+
+    out = session_home(tmp_path_factory) / "cpmid" / "cpmid-synth"
+    if not (out / "manifest.json").is_file():
+        with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
+            patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
+            build_cpmid("cpmid-synth", out, progress=lambda _: None)
+    return out
+
+
+def link_cpmid_synth(cpmid_synth: Path, home: Path) -> None:
+    """Make the session's cpmid-synth set the one `medbench pretrain` finds under MEDBENCH_HOME=home."""
+    (home / "cpmid").mkdir(parents=True, exist_ok=True)
+    (home / "cpmid" / "cpmid-synth").symlink_to(cpmid_synth, target_is_directory=True)
+
+
 @pytest.fixture
 def full_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """For a test that checks inference timing or CAMs: nothing is skipped (in process and in subprocesses)."""

@@ -266,6 +266,16 @@ def test_out_folder_that_is_not_a_cpmid_is_left_alone(world: dict[str, Path]):
     assert (out / "notes.txt").read_text() == "keep me"
 
 
+def test_a_build_killed_before_its_manifest_is_started_again_in_the_same_folder(world: dict[str, Path]):
+    out = world["root"] / "killed"
+    (out / "shards").mkdir(parents=True)
+    (out / ".staging-images.u8").write_bytes(b"half a build")  # SIGKILL runs no cleanup
+    (out / "shards" / "train-00000.npy").write_bytes(b"stale")
+    (out / ".manifest.json.99999999.abcd.tmp").write_text("{")
+    build_cpmid("tiny", out, data_dir=world["data"], progress=lambda _: None)
+    assert (out / "manifest.json").is_file() and not (out / ".staging-images.u8").exists()
+
+
 def test_cpmid_medmnist_builds_from_stand_in_files(shared_data: Path, tmp_path: Path):
     """The real recipe, with the team's two MedMNIST files standing in for all nine sources."""
     real = shared_data / "medmnist"
@@ -305,14 +315,15 @@ def test_cpmid_medmnist_builds_from_stand_in_files(shared_data: Path, tmp_path: 
 
 
 @pytest.mark.slow
-def test_shipped_cpmid_synth_builds_from_pretraining_families_only(tmp_path: Path):
+@pytest.mark.xdist_group("cpmid-synth")
+def test_shipped_cpmid_synth_builds_from_pretraining_families_only(cpmid_synth: Path):
     recipe = load_recipe("cpmid-synth")
     from harness.tasks import get_task
     assert all("pretraining" in get_task(s.task).tags for s in recipe.sources)
     assert sorted(recipe.exclude_tasks) == sorted(
         t for t in ("synth-xray-cls", "synth-histo-cls", "synth-fundus-cls", "synth-ultrasound-cls"))
     assert all("downstream" in get_task(t).tags for t in recipe.exclude_tasks)
-    cpmid = open_cpmid(build_cpmid("cpmid-synth", tmp_path / "out", progress=lambda _: None))
+    cpmid = open_cpmid(cpmid_synth)
     m = cpmid.manifest
     total = m["splits"]["train"]["count"] + m["splits"]["val"]["count"]
     assert 3000 <= total <= 4000 and m["image_size"] == 64 and m["channels"] == 3

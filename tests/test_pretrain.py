@@ -9,13 +9,19 @@ from timm.models._hub import load_model_config_from_path, load_state_dict_from_p
 import torch
 
 from harness.inits.safe_load import load_weights_file
-from tests.conftest import read_records, run_cli
+from tests.conftest import link_cpmid_synth, read_records, run_cli
 from tests.test_leaderboard_publish import FakeHub, hub  # noqa: F401  (the loopback Hub fixture)
 
 
+pytestmark = pytest.mark.xdist_group("cpmid-synth")
+
+
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pretrain-home")
+def home(tmp_path_factory, cpmid_synth: Path) -> Path:
+    """Releases of this module's runs; the set they pretrain on is the session's cpmid-synth."""
+    home = tmp_path_factory.mktemp("pretrain-home")
+    link_cpmid_synth(cpmid_synth, home)
+    return home
 
 
 @pytest.mark.slow

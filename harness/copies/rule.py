@@ -26,7 +26,8 @@ class CopyRule:
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         out["method"] = ("gray 64-px working image; 8x8 low DCT of 32-px canvases of crop views, minus the "
                          "reference mean, k-means IVF retrieval over the 8 dihedral orientations; verified by "
-                         "correlation of blurred and band-passed canvases after refining the crop box")
+                         "correlation of blurred and band-passed canvases after refining the crop box (pairs far below "
+                         "the thresholds stop refining early)")
         return out
 
 

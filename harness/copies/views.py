@@ -61,10 +61,19 @@ def working_image(image: np.ndarray) -> np.ndarray:
 
 def canvases(work: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(n, CANVAS, CANVAS) float32: box i of working image i, area-resampled (boxes broadcast)."""
-    boxes = np.broadcast_to(np.asarray(boxes, dtype=np.float32), (len(work), 4))
-    rows = _area_matrices(boxes[:, 0] * WORK, boxes[:, 1] * WORK)
-    cols = _area_matrices(boxes[:, 2] * WORK, boxes[:, 3] * WORK)
-    return np.matmul(np.matmul(rows, work.astype(np.float32)), cols.transpose(0, 2, 1))
+    return resampled(work, *box_resamplers(boxes, len(work)))
+
+
+def box_resamplers(boxes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, CANVAS, WORK) row and column area-resampling matrices of n boxes (broadcast), so several
+    pictures cut by the same boxes share them."""
+    boxes = np.broadcast_to(np.asarray(boxes, dtype=np.float32), (n, 4))
+    return _area_matrices(boxes[:, 0] * WORK, boxes[:, 1] * WORK), _area_matrices(boxes[:, 2] * WORK, boxes[:, 3] * WORK)
+
+
+def resampled(work: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Working images (n or 1, WORK, WORK) cut and resampled by `box_resamplers` matrices."""
+    return np.matmul(np.matmul(rows, work.astype(np.float32, copy=False)), cols.transpose(0, 2, 1))
 
 
 def oriented(canvas: np.ndarray, orientation: np.ndarray | int) -> np.ndarray:
@@ -81,7 +90,8 @@ def oriented(canvas: np.ndarray, orientation: np.ndarray | int) -> np.ndarray:
 def standardised(canvas: np.ndarray) -> np.ndarray:
     """Zero mean, unit variance per canvas (flat ones stay zero): brightness and contrast drop out."""
     centred = canvas - canvas.mean(axis=(1, 2), keepdims=True)
-    scale = centred.std(axis=(1, 2), keepdims=True)
+    flat = centred.reshape(len(centred), -1)
+    scale = np.sqrt(np.einsum("ni,ni->n", flat, flat) / max(1, flat.shape[1]))[:, None, None]
     return np.divide(centred, scale, out=np.zeros_like(centred), where=scale > 1e-6)
 
 
@@ -94,9 +104,9 @@ def embedding(canvas: np.ndarray) -> np.ndarray:
 def smooth_and_detail(canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The standardised canvas lightly blurred (resampling and JPEG noise are fine detail), and that
     minus a heavy blur (band-pass: what tells a copy from a picture that only shares the layout)."""
-    standard = standardised(canvas)
-    smooth = _BLUR_FINE @ standard @ _BLUR_FINE.T
-    detail = smooth - _BLUR_COARSE @ standard @ _BLUR_COARSE.T
+    # blurs keep constants (replicated edges), so standardising the canvas first would change nothing
+    smooth = _BLUR_FINE @ canvas @ _BLUR_FINE.T
+    detail = smooth - _BLUR_COARSE @ canvas @ _BLUR_COARSE.T
     return standardised(smooth), standardised(detail)
 
 
@@ -113,7 +123,8 @@ def _area_matrices(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     overlap = np.minimum(stop, pixel + 1)
     overlap -= np.maximum(start, pixel)
     np.maximum(overlap, 0.0, out=overlap)
-    overlap /= np.maximum(overlap.sum(axis=2, keepdims=True), 1e-9)
+    covered = np.clip(stop, 0.0, WORK) - np.clip(start, 0.0, WORK)  # the row's sum, without summing it
+    overlap /= np.maximum(covered, 1e-9)
     return overlap
 
 

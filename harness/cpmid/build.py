@@ -113,8 +113,16 @@ def split_kept(source_ids: np.ndarray, n_sources: int, val_fraction: float, seed
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+    """A new or empty folder, a built set (rebuilt in place), or what a killed build left behind."""
+    if out.exists() and (not out.is_dir() or not all(_is_build_output(entry) for entry in out.iterdir())):
         raise MedbenchError(f"{out} exists and is not a CPMID folder; pass --out a new or empty folder")
+
+
+def _is_build_output(entry: Path) -> bool:
+    """A build writes only these names, and atomic temp files of them (".NAME.PID.XXXX.tmp")."""
+    names = (STAGING_IMAGES, SHARD_DIR, MANIFEST, DATASHEET)
+    return entry.name in names or (entry.name.endswith(".tmp") and
+                                   any(entry.name.startswith(f".{name}.") for name in names))
 
 
 def _check_sources(recipe: Recipe, resolved: list[ResolvedSource]) -> None:
