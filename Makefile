@@ -30,10 +30,11 @@ demo: $(STAMP)
 	$(BIN)/medbench results $(DEMO_OUT)
 	$(BIN)/medbench leaderboard build --definition embedded --results $(DEMO_OUT) --seeds 0 --out $(DEMO_SITE)
 
-# Every test (nothing deselected), over the CPU cores with pytest-xdist (each worker has its own MEDBENCH_HOME);
+# Every test (nothing deselected), over the CPU cores with pytest-xdist (each worker has its own MEDBENCH_HOME;
+# a file's tests run on one worker, so they share its module fixtures; xdist_group does not work with pytest 9.2);
 # the 25 slowest are listed at the end. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
-PYTEST_RUN = $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+PYTEST_RUN = $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: $(STAMP)
 	$(PYTEST_RUN) $(PYTEST_ARGS)

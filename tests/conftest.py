@@ -62,16 +62,21 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cpmid_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded cpmid-synth set, built once per session (minutes: the copy screen) where `medbench
-    pretrain` looks for it; tests that build or pretrain on it share the "cpmid-synth" xdist group, so one
-    worker builds it. Read-only; a test that needs its own MEDBENCH_HOME links it in (`link_cpmid_synth`)."""
+    """The embedded cpmid-synth set (minutes to build: the copy screen), built once for the whole test run:
+    xdist workers share it through a file lock. Read-only; tests that pretrain on it link it into their
+    MEDBENCH_HOME (`link_cpmid_synth`). Its tests share one file so that one worker runs them."""
+    from filelock import FileLock
+
     from harness.cpmid import build_cpmid
 
-    out = session_home(tmp_path_factory) / "cpmid" / "cpmid-synth"
-    if not (out / "manifest.json").is_file():
-        with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
-            patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
-            build_cpmid("cpmid-synth", out, progress=lambda _: None)
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the run's folder, above the workers'
+    out = root / "cpmid-synth"
+    with FileLock(str(root / "cpmid-synth.lock")):
+        if not (out / "manifest.json").is_file():
+            with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
+                patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
+                build_cpmid("cpmid-synth", out, progress=lambda _: None)
     return out
 
 

@@ -312,20 +312,3 @@ def test_cpmid_medmnist_builds_from_stand_in_files(shared_data: Path, tmp_path: 
     assert not {"breastmnist", "pneumoniamnist"} & set(not_screened)
     sheet = (out / "DATASHEET.md").read_text()
     assert "HAM10000: CC BY-NC 4.0" in sheet and "| pneumoniamnist | 738 |" in sheet and "**Not screened**" in sheet
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("cpmid-synth")
-def test_shipped_cpmid_synth_builds_from_pretraining_families_only(cpmid_synth: Path):
-    recipe = load_recipe("cpmid-synth")
-    from harness.tasks import get_task
-    assert all("pretraining" in get_task(s.task).tags for s in recipe.sources)
-    assert sorted(recipe.exclude_tasks) == sorted(
-        t for t in ("synth-xray-cls", "synth-histo-cls", "synth-fundus-cls", "synth-ultrasound-cls"))
-    assert all("downstream" in get_task(t).tags for t in recipe.exclude_tasks)
-    cpmid = open_cpmid(cpmid_synth)
-    m = cpmid.manifest
-    total = m["splits"]["train"]["count"] + m["splits"]["val"]["count"]
-    assert 3000 <= total <= 4000 and m["image_size"] == 64 and m["channels"] == 3
-    assert m["leakage"]["per_task"] == {t: {"exact": 0, "near": 0} for t in recipe.exclude_tasks}
-    assert len(cpmid.label_names) == 9 and min(m["counts"]["train"].values()) > 250

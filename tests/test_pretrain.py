@@ -1,4 +1,6 @@
-"""`medbench pretrain` releases and `--init cpmid`, end to end on the embedded cpmid-synth recipe."""
+"""The embedded cpmid-synth set, and `medbench pretrain` releases and `--init cpmid` on it, end to end.
+
+Kept in one file: its tests share one build of the set (`cpmid_synth`), and `make test` sends a file to one worker."""
 
 import json
 from pathlib import Path
@@ -8,12 +10,11 @@ import timm
 from timm.models._hub import load_model_config_from_path, load_state_dict_from_path
 import torch
 
+from harness.cpmid import load_recipe, open_cpmid
 from harness.inits.safe_load import load_weights_file
+from harness.tasks import get_task
 from tests.conftest import link_cpmid_synth, read_records, run_cli
 from tests.test_leaderboard_publish import FakeHub, hub  # noqa: F401  (the loopback Hub fixture)
-
-
-pytestmark = pytest.mark.xdist_group("cpmid-synth")
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,18 @@ def test_pretrain_push_uploads_the_release_to_the_hub(home: Path, tmp_path: Path
     uploaded = FakeHub.repos["models/lab/cpmid-resnet18"]
     assert {name: uploaded[name] for name in ("model.safetensors", "config.json", "README.md")} == \
         {name: (release / name).read_bytes() for name in ("model.safetensors", "config.json", "README.md")}
+
+
+@pytest.mark.slow
+def test_shipped_cpmid_synth_builds_from_pretraining_families_only(cpmid_synth: Path):
+    recipe = load_recipe("cpmid-synth")
+    assert all("pretraining" in get_task(s.task).tags for s in recipe.sources)
+    assert sorted(recipe.exclude_tasks) == sorted(
+        t for t in ("synth-xray-cls", "synth-histo-cls", "synth-fundus-cls", "synth-ultrasound-cls"))
+    assert all("downstream" in get_task(t).tags for t in recipe.exclude_tasks)
+    cpmid = open_cpmid(cpmid_synth)
+    m = cpmid.manifest
+    total = m["splits"]["train"]["count"] + m["splits"]["val"]["count"]
+    assert 3000 <= total <= 4000 and m["image_size"] == 64 and m["channels"] == 3
+    assert m["leakage"]["per_task"] == {t: {"exact": 0, "near": 0} for t in recipe.exclude_tasks}
+    assert len(cpmid.label_names) == 9 and min(m["counts"]["train"].values()) > 250

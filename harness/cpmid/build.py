@@ -21,7 +21,7 @@ from harness.cpmid.labels import LabelSpace
 from harness.cpmid.manifest import DATASHEET, FORMAT, FORMAT_VERSION, MANIFEST
 from harness.cpmid.pixels import LIBRARY, POLICY, conform
 from harness.cpmid.recipe import Recipe, load_recipe
-from harness.cpmid.shards import Staging, remove_stale, shard_rows, write_split
+from harness.cpmid.shards import SHARD_DIR, Staging, remove_stale, shard_rows, write_split
 from harness.cpmid.sources import ResolvedSource, load_candidates, resolve
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
