@@ -5,7 +5,7 @@ position jitter and noise, so images look alike (the hard case for a perceptual 
 with copies planted across splits (exact, JPEG-re-encoded, shifted 1-2 px, contrast-changed). Time
 grows with the number of query×reference pairs (the pHash search is brute force at a 10-bit
 threshold), so it is measured at two sizes and the exponent is reported; run with
-MEDBENCH_AUDIT_BENCH_SIZES=20000,100000 for the 100k figure (README, "Dataset audit").
+MEDBENCH_AUDIT_BENCH_SIZES=20000,100000 for the 100k figure (docs/tasks-and-data.md, "Dataset audit").
 """
 
 from __future__ import annotations

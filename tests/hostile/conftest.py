@@ -26,19 +26,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Label the report of a corpus case (in the process that ran it: an xdist worker sends the label on)."""
     outcome = yield
     report = outcome.get_result()
     marker = item.get_closest_marker("hostile_case")
-    if marker is None or report.when == "teardown" and item.nodeid in _outcomes:
-        return
-    if report.when != "call" and not report.failed:
+    if marker is None or report.skipped or (report.when != "call" and not report.failed):
         return
     failure = ""
     if report.failed:
         raised = call.excinfo.type if call.excinfo is not None else None
         failure = marker.kwargs["risk"] if raised is AssertionError else "traceback"
-    if not report.skipped:
-        _outcomes[item.nodeid] = (marker.kwargs.get("issue", True), failure)
+    report.hostile_case = {"issue": marker.kwargs.get("issue", True), "failure": failure}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Tally in the process that prints the summary (the xdist controller, or the only one)."""
+    label = getattr(report, "hostile_case", None)
+    if label is not None and not _outcomes.get(report.nodeid, (True, ""))[1]:  # a failure is never overwritten
+        _outcomes[report.nodeid] = (label["issue"], label["failure"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
