@@ -137,3 +137,9 @@ def assert_one_line_error(proc, *fragments: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the cpmid-synth set first: its build is the longest single step, so under xdist it starts
+    while the other workers run everything else (stable: the rest keep their order)."""
+    items.sort(key=lambda item: "cpmid_synth" not in getattr(item, "fixturenames", ()))
