@@ -41,10 +41,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, lambda handle: handle.write(text.encode()))
 
 
+def temp_pattern(name: str) -> str:
+    """Glob (and fnmatch) pattern of the temp files `write_atomic` makes for the file `name`."""
+    return f".{glob.escape(name)}.*.tmp"
+
+
 def remove_orphaned_temps(path: Path) -> list[Path]:
     """Delete temp files of `path` whose writing process no longer exists; returns what was removed."""
     removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for tmp in path.parent.glob(temp_pattern(path.name)):
         pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)

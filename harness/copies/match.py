@@ -267,9 +267,9 @@ def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: n
 
     box = boxes.astype(np.float64).copy()
     corr, detail = score(slice(None), box, 1)
-    corr[corr < rule.min_start_correlation] = -1.0
-    detail[corr < rule.min_start_correlation] = -1.0
-    live = np.flatnonzero(corr >= rule.min_start_correlation)
+    too_far = corr < rule.min_start_correlation
+    corr[too_far], detail[too_far] = -1.0, -1.0
+    live = np.flatnonzero(~too_far)
     for k, step in enumerate(_REFINE_STEPS):
         if not len(live):
             break

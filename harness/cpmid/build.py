@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from harness.atomic import write_text_atomic
+from harness.atomic import temp_pattern, write_text_atomic
 from harness.copies import DEFAULT_RULE, CopyRule
 from harness.cpmid.datasheet import render_datasheet
 from harness.cpmid.hygiene import EXACT_HASH, REASONS, LeakageIndex, Screen, Verdict
@@ -119,10 +120,9 @@ def _check_out(out: Path) -> None:
 
 
 def _is_build_output(entry: Path) -> bool:
-    """A build writes only these names, and atomic temp files of them (".NAME.PID.XXXX.tmp")."""
+    """A build writes only these names, and atomic temp files of them."""
     names = (STAGING_IMAGES, SHARD_DIR, MANIFEST, DATASHEET)
-    return entry.name in names or (entry.name.endswith(".tmp") and
-                                   any(entry.name.startswith(f".{name}.") for name in names))
+    return entry.name in names or any(fnmatch(entry.name, temp_pattern(name)) for name in names)
 
 
 def _check_sources(recipe: Recipe, resolved: list[ResolvedSource]) -> None:
