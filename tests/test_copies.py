@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from harness.copies import DEFAULT_RULE, KINDS, CopyRule, copies_in, copy_clusters, copy_pairs
+from harness.copies import (
+    DEFAULT_RULE, KINDS, Catalogue, CopyRule, Reference, copies_in, copy_clusters, copy_pairs, pairs_between,
+)
 from harness.errors import MedbenchError
 
 
@@ -84,6 +87,18 @@ def test_either_side_may_be_the_crop(reference):
     crops = [img[15:85, 10:80] for img in reference[:4]]
     pairs = copies_in(reference[:8], crops)
     assert {(p.query, p.reference) for p in pairs} == {(i, i) for i in range(4)}
+
+
+def test_a_prepared_reference_finds_what_the_catalogue_finds_chunk_after_chunk(reference):
+    """The CPMID leakage check prepares its reference once and matches every chunk against it."""
+    prepared = Reference(Catalogue.of(reference))
+    chunks = [[jpeg(img, 70) for img in reference[:3]] + pictures(2, seed=2), [img[::-1] for img in reference[5:8]]]
+    for chunk in chunks:
+        queries = Catalogue.of(chunk)
+        assert pairs_between(queries, prepared) == pairs_between(queries, Catalogue.of(reference))
+    assert {p.query for p in pairs_between(Catalogue.of(chunks[0]), prepared)} == {0, 1, 2}
+    with pytest.raises(ValueError, match="prepare it again"):
+        pairs_between(Catalogue.of(chunks[1]), prepared, replace(DEFAULT_RULE, min_correlation=0.9))
 
 
 def test_clusters_link_copies_transitively_in_a_mixed_size_stream(reference):

@@ -290,7 +290,7 @@ def test_cpmid_medmnist_builds_from_stand_in_files(shared_data: Path, tmp_path: 
     recipe = load_recipe("cpmid-medmnist")
     rng = np.random.default_rng(0)
     for k, source in enumerate(recipe.sources):
-        images = pool[k * 120:(k + 1) * 120 + 10]  # 10 shared with the next source: cross-source duplicates
+        images = pool[k * 40:(k + 1) * 40 + 10]  # 10 shared with the next source: cross-source duplicates
         if source.name in ("pathmnist", "dermamnist", "bloodmnist"):
             images = np.repeat(images[..., None], 3, axis=3)  # these sets are RGB
         classes = len(source.label_names)

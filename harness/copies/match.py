@@ -21,8 +21,8 @@ from scipy.sparse.csgraph import connected_components
 from harness.copies.index import VectorIndex
 from harness.copies.rule import DEFAULT_RULE, CopyPair, CopyRule
 from harness.copies.views import (
-    FULL, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, correlation, embedding, exact_digest, oriented,
-    resampled, smooth_and_detail, standardised, working_image,
+    CANVAS, FULL, LOW, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, correlation, embedding, exact_digest,
+    oriented, resampled, smooth_and_detail, standardised, working_image,
 )
 
 _EMBED_CHUNK = 1024  # images embedded at once
@@ -82,15 +82,21 @@ def copies_in(queries: Iterable[np.ndarray] | np.ndarray, reference: Iterable[np
     return pairs_between(Catalogue.of(queries), Catalogue.of(reference), rule)
 
 
-def pairs_between(queries: Catalogue, reference: Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
-    """`copies_in` on catalogues already made (so callers that match one set many times embed it once)."""
-    if not len(queries) or not len(reference):
+def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
+                  rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
+    """`copies_in` on catalogues already made (so callers that match one set many times embed it once);
+    a `Reference` (made once with the same rule) also keeps its retrieval index and query embeddings."""
+    ref = reference if isinstance(reference, Reference) else Reference(reference, rule)
+    if ref.rule != rule:
+        raise ValueError("a Reference is prepared for one CopyRule; prepare it again for this one")
+    if not len(queries) or not len(ref.catalogue):
         return []
-    found = _exact_pairs(queries.digests, reference.digests)
+    found = _exact_pairs(queries.digests, ref.catalogue.digests)
     exact = {(p.query, p.reference) for p in found}
-    mean = _mean_embedding(reference, rule)
-    forward = _verified(queries, reference, mean, rule)
-    backward = _verified(reference, queries, mean, rule)
+    forward = _verified(queries, _query_embeddings(queries, ref.mean), ref.catalogue, ref.views(), ref.mean_picture(),
+                        rule)
+    backward = _verified(ref.catalogue, ref.queries(), queries, _ViewIndex(queries, ref.mean, rule),
+                         _mean_picture(queries), rule)
     merged: dict[tuple[int, int], CopyPair] = {}
     for q, r, score, kind, detail in forward:
         merged[q, r] = CopyPair(q, r, score, kind, detail)
@@ -99,6 +105,35 @@ def pairs_between(queries: Catalogue, reference: Catalogue, rule: CopyRule = DEF
             merged[q, r] = CopyPair(q, r, score, kind, detail)
     found += [pair for key, pair in merged.items() if key not in exact]
     return sorted(found, key=lambda p: (p.query, p.reference))
+
+
+class Reference:
+    """A reference set prepared for many `pairs_between` calls: its mean embedding, crop-view index,
+    mean picture and oriented query embeddings are computed once (the CPMID leakage check matches
+    every chunk of candidates against the same downstream images)."""
+
+    def __init__(self, catalogue: Catalogue, rule: CopyRule = DEFAULT_RULE) -> None:
+        self.catalogue = catalogue
+        self.rule = rule
+        self.mean = _mean_embedding(catalogue)
+        self._views: _ViewIndex | None = None
+        self._mean_picture: np.ndarray | None = None
+        self._queries: list[np.ndarray] | None = None
+
+    def views(self) -> "_ViewIndex":
+        if self._views is None:
+            self._views = _ViewIndex(self.catalogue, self.mean, self.rule)
+        return self._views
+
+    def mean_picture(self) -> np.ndarray:
+        if self._mean_picture is None:
+            self._mean_picture = _mean_picture(self.catalogue)
+        return self._mean_picture
+
+    def queries(self) -> list[np.ndarray]:
+        if self._queries is None:
+            self._queries = _query_embeddings(self.catalogue, self.mean)
+        return self._queries
 
 
 def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
@@ -113,7 +148,9 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
     for members in groups.values():
         for j in members[1:]:
             found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
-    for a, b, score, kind, detail in _verified(catalogue, catalogue, _mean_embedding(catalogue, rule), rule):
+    mean = _mean_embedding(catalogue)
+    for a, b, score, kind, detail in _verified(catalogue, _query_embeddings(catalogue, mean), catalogue,
+                                               _ViewIndex(catalogue, mean, rule), _mean_picture(catalogue), rule):
         key = (min(a, b), max(a, b))
         if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
             found[key] = CopyPair(*key, score, kind, detail)
@@ -150,11 +187,11 @@ def _exact_pairs(queries: list[str], reference: list[str]) -> list[CopyPair]:
     return [CopyPair(i, j, 1.0, "exact") for i, digest in enumerate(queries) for j in where.get(digest, ())]
 
 
-def _mean_embedding(catalogue: Catalogue, rule: CopyRule) -> np.ndarray:
+def _mean_embedding(catalogue: Catalogue) -> np.ndarray:
     """The mean embedding of the catalogue's whole pictures: what all its pictures share."""
-    total = 0.0
+    total = np.zeros(LOW * LOW - 1, np.float64)
     for s in range(0, len(catalogue), _EMBED_CHUNK):
-        total = total + embedding(canvases(catalogue.work[s:s + _EMBED_CHUNK], FULL)).sum(axis=0, dtype=np.float64)
+        total += embedding(canvases(catalogue.work[s:s + _EMBED_CHUNK], FULL)).sum(axis=0, dtype=np.float64)
     return (total / max(1, len(catalogue))).astype(np.float32)
 
 
@@ -165,27 +202,45 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i."""
+    rows, cols = box_resamplers(boxes, len(boxes))
     out = []
     for s in range(0, len(catalogue), _EMBED_CHUNK):
-        work = np.repeat(catalogue.work[s:s + _EMBED_CHUNK], len(boxes), axis=0)
-        out.append(_unit(embedding(canvases(work, np.tile(boxes, (len(work) // len(boxes), 1)))) - mean))
-    return np.concatenate(out)
+        views = resampled(catalogue.work[s:s + _EMBED_CHUNK, None], rows, cols).reshape(-1, CANVAS, CANVAS)
+        out.append(_unit(embedding(views) - mean))
+    return np.concatenate(out) if out else np.zeros((0, LOW * LOW - 1), np.float32)
 
 
-def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
-    """(a index, b index, score, kind, detail score): a's whole pictures, oriented, against b's crop views."""
-    boxes = view_boxes(rule)
-    index = VectorIndex(_view_embeddings(b, boxes, mean), rule.nprobe)
-    mean_picture = _mean_picture(b)
+class _ViewIndex:
+    """A catalogue's crop views (`view_boxes`), embedded minus `mean` and indexed for retrieval."""
+
+    def __init__(self, catalogue: Catalogue, mean: np.ndarray, rule: CopyRule) -> None:
+        self.boxes = view_boxes(rule)
+        self.index = VectorIndex(_view_embeddings(catalogue, self.boxes, mean), rule.nprobe)
+
+
+def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> list[np.ndarray]:
+    """Per `_EMBED_CHUNK` pictures, their whole pictures' unit embeddings minus `mean` in the 8
+    orientations, orientation-major: row o·len(chunk) + i is picture i turned by o."""
     out = []
-    for s in range(0, len(a), _EMBED_CHUNK):
-        work = a.work[s:s + _EMBED_CHUNK]
-        full = canvases(work, FULL)
-        queries = np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)])
+    for s in range(0, len(catalogue), _EMBED_CHUNK):
+        full = canvases(catalogue.work[s:s + _EMBED_CHUNK], FULL)
+        out.append(np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)]))
+    return out
+
+
+def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: _ViewIndex, b_mean_picture: np.ndarray,
+              rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
+    """(a index, b index, score, kind, detail score): a's whole pictures, oriented (`a_queries`),
+    against b's crop views (`b_views`)."""
+    boxes = b_views.boxes
+    out = []
+    for s, queries in zip(range(0, len(a), _EMBED_CHUNK), a_queries):
+        n = len(queries) // ORIENTATIONS
         # one picture's views crowd each other (and, within one set, the query's own views come first)
-        rows, hits, scores = index.search(queries, rule.candidates * _VIEWS_PER_CANDIDATE + (len(boxes) if a is b else 0))
-        a_idx = rows % len(work) + s
-        orient = rows // len(work)
+        wanted = rule.candidates * _VIEWS_PER_CANDIDATE + (len(boxes) if a is b else 0)
+        rows, hits, scores = b_views.index.search(queries, wanted)
+        a_idx = rows % n + s
+        orient = rows // n
         b_idx, view = hits // len(boxes), hits % len(boxes)
         a_idx, b_idx, orient, view, scores = _best_candidates(a_idx, b_idx, orient, view, scores, rule)
         if a is b:
@@ -194,7 +249,7 @@ def _verified(a: Catalogue, b: Catalogue, mean: np.ndarray, rule: CopyRule) -> l
         for v in range(0, len(a_idx), _VERIFY_CHUNK):
             part = slice(v, v + _VERIFY_CHUNK)
             corr, detail, box = _refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
-                                        mean_picture, rule)
+                                        b_mean_picture, rule)
             ok = (corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation)
             for i in np.flatnonzero(ok):
                 near = orient[part][i] == 0 and np.abs(box[i] - FULL).max() <= _NEAR_BOX
@@ -254,15 +309,16 @@ def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: n
     both minus b's mean picture in that box, found by coordinate search from the retrieved view's box
     (pairs below `min_start_correlation` there are not refined: -1); and that box. A pair that falls
     far enough below the thresholds after a step (`_GIVE_UP`) keeps the values it has reached."""
-    standard_a = standardised(oriented(canvases(work_a, FULL), orient))
-    mean = mean_picture[None]
+    standard_a = standardised(oriented(canvases(work_a, FULL), orient))[:, None]
+    work_b = work_b.astype(np.float32)[:, None]
 
     def score(keep: np.ndarray | slice, candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = box_resamplers(candidate_boxes, len(candidate_boxes))
-        shared = resampled(mean, rows, cols)
-        smooth_a, detail_a = smooth_and_detail(np.repeat(standard_a[keep], reps, axis=0) - shared)
-        smooth_b, detail_b = smooth_and_detail(
-            standardised(resampled(np.repeat(work_b[keep], reps, axis=0), rows, cols)) - shared)
+        """Scores of pair keep[i] under boxes reps·i … reps·i + reps - 1 (pairs broadcast, not copied)."""
+        rows, cols = (m.reshape(-1, reps, CANVAS, WORK) for m in box_resamplers(candidate_boxes, len(candidate_boxes)))
+        shared = resampled(mean_picture, rows, cols)
+        smooth_a, detail_a = smooth_and_detail((standard_a[keep] - shared).reshape(-1, CANVAS, CANVAS))
+        b = resampled(work_b[keep], rows, cols).reshape(-1, CANVAS, CANVAS)
+        smooth_b, detail_b = smooth_and_detail(standardised(b) - shared.reshape(b.shape))
         return correlation(smooth_a, smooth_b), correlation(detail_a, detail_b)
 
     box = boxes.astype(np.float64).copy()

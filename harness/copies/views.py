@@ -68,12 +68,13 @@ def box_resamplers(boxes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, CANVAS, WORK) row and column area-resampling matrices of n boxes (broadcast), so several
     pictures cut by the same boxes share them."""
     boxes = np.broadcast_to(np.asarray(boxes, dtype=np.float32), (n, 4))
-    return _area_matrices(boxes[:, 0] * WORK, boxes[:, 1] * WORK), _area_matrices(boxes[:, 2] * WORK, boxes[:, 3] * WORK)
+    return _interval_matrices(boxes[:, 0:2] * WORK), _interval_matrices(boxes[:, 2:4] * WORK)
 
 
 def resampled(work: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Working images (n or 1, WORK, WORK) cut and resampled by `box_resamplers` matrices."""
-    return np.matmul(np.matmul(rows, work.astype(np.float32, copy=False)), cols.transpose(0, 2, 1))
+    """Working images (..., WORK, WORK) cut and resampled by `box_resamplers` matrices (..., CANVAS,
+    WORK); leading axes broadcast, so one picture can be cut by many boxes without copying it."""
+    return np.matmul(np.matmul(rows, work.astype(np.float32, copy=False)), np.swapaxes(cols, -1, -2))
 
 
 def oriented(canvas: np.ndarray, orientation: np.ndarray | int) -> np.ndarray:
@@ -113,6 +114,13 @@ def smooth_and_detail(canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-pair mean product of standardised canvases: their Pearson correlation."""
     return np.einsum("nij,nij->n", a, b) / (a.shape[1] * a.shape[2])
+
+
+def _interval_matrices(intervals: np.ndarray) -> np.ndarray:
+    """`_area_matrices` of (n, 2) pixel intervals, each distinct interval computed once (the boxes a
+    refinement step tries share most of their edges)."""
+    unique, inverse = np.unique(intervals, axis=0, return_inverse=True)
+    return _area_matrices(unique[:, 0], unique[:, 1])[inverse.reshape(-1)]
 
 
 def _area_matrices(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

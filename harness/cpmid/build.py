@@ -29,7 +29,8 @@ from harness.errors import MedbenchError
 from harness.provenance import software
 from harness.results import write_json_atomic
 
-CHUNK = 1024  # candidates resized and screened at once
+CHUNK_BYTES = 160 * 2**20  # pixels of candidates resized and screened at once, at most
+MAX_CHUNK = 4096
 STAGING_IMAGES = ".staging-images.u8"
 SPLIT_STREAM = 7  # mixed into the recipe seed for the train/val split, apart from the caps' streams
 
@@ -113,6 +114,12 @@ def split_kept(source_ids: np.ndarray, n_sources: int, val_fraction: float, seed
     return {"train": rng.permutation(np.concatenate(train)), "val": rng.permutation(np.concatenate(val))}
 
 
+def chunk_size(shape: tuple[int, int, int]) -> int:
+    """Candidates screened at once. Every chunk is matched against the whole leakage reference and
+    everything kept before it, so fewer, larger chunks cost less; CHUNK_BYTES bounds their pixels."""
+    return int(np.clip(CHUNK_BYTES // int(np.prod(shape)), 1, MAX_CHUNK))
+
+
 def _check_out(out: Path) -> None:
     """A new or empty folder, a built set (rebuilt in place), or what a killed build left behind."""
     if out.exists() and (not out.is_dir() or not all(_is_build_output(entry) for entry in out.iterdir())):
@@ -143,8 +150,9 @@ def _screen_sources(recipe: Recipe, resolved: list[ResolvedSource], labels: Labe
         progress(f"[{k + 1}/{len(resolved)}] {r.source.name}: loading")
         cands = load_candidates(r, data_dir, recipe.seed)
         tally = SourceTally(cands.available, len(cands.images), cands.input_sha256)
-        for start in range(0, len(cands.images), CHUNK):
-            chunk = slice(start, start + CHUNK)
+        step = chunk_size((size, size, recipe.channels))
+        for start in range(0, len(cands.images), step):
+            chunk = slice(start, start + step)
             verdicts = screen.screen(conform(cands.images[chunk], size, recipe.channels))
             tally.add(r.source.name, verdicts, cands.origin[chunk])
             kept = np.array([v.reason is None for v in verdicts], dtype=bool)

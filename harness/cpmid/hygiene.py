@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.copies import Catalogue, CopyRule, copy_pairs, pairs_between
+from harness.copies import Catalogue, CopyRule, Reference, copy_pairs, pairs_between
 from harness.cpmid.pixels import conform
 from harness.cpmid.shards import Staging
 from harness.tasks import get_task
@@ -44,7 +44,7 @@ class LeakageIndex:
         self.owners = owners
         self.rule = rule
         self.not_screened = not_screened or {}  # excluded task → where its absent data was expected
-        self.catalogue = Catalogue.of(images)
+        self.reference = Reference(Catalogue.of(images), rule)  # prepared once: every chunk is matched against it
 
     @classmethod
     def from_tasks(cls, names: tuple[str, ...], data_dir: Path | None, size: int, channels: int,
@@ -73,7 +73,7 @@ class LeakageIndex:
     def matches(self, candidates: Catalogue) -> list[list[Leak]]:
         """For each candidate, the downstream images it copies (exact matches first)."""
         found: list[list[Leak]] = [[] for _ in range(len(candidates))]
-        for pair in sorted(pairs_between(candidates, self.catalogue, self.rule), key=lambda p: p.kind != "exact"):
+        for pair in sorted(pairs_between(candidates, self.reference, self.rule), key=lambda p: p.kind != "exact"):
             task, split, index = self.owners[pair.reference]
             found[pair.query].append(Leak(task, split, index, pair.kind, pair.score))
         return found
