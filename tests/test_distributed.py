@@ -13,8 +13,9 @@ from harness.distributed import interleave, padded_rows
 from tests.conftest import read_records, run_cli
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
-# resnet18 has BatchNorm, convnext_atto (LayerNorm) has none: the second shows what sharding alone changes
-ARGS = ["run", "--init", "scratch", "--backbone", "resnet18,convnext_atto", "--protocol", "smoke",
+# test_resnet (a tiny timm ResNet) has BatchNorm, convnext_atto (LayerNorm) has none: the second shows
+# what sharding alone changes
+ARGS = ["run", "--init", "scratch", "--backbone", "test_resnet,convnext_atto", "--protocol", "smoke",
         "--tasks", "synth-xray-cls", "--seeds", "0", "--quiet"]
 
 
@@ -40,9 +41,9 @@ def test_two_process_torchrun_writes_one_record_per_cell_close_to_one_process(tm
     assert proc.stdout.count(": ok ") == 2, proc.stdout  # rank 0 alone reports each cell's result
     assert proc.stdout.count("run 1 of 2:") == 1, proc.stdout  # and the grid's progress
     one, two = by_backbone(tmp_path / "one"), by_backbone(tmp_path / "two")
-    assert sorted(two) == ["convnext_atto", "resnet18"] and len(list((tmp_path / "two").rglob("*.json"))) == 2
+    assert sorted(two) == ["convnext_atto", "test_resnet"] and len(list((tmp_path / "two").rglob("*.json"))) == 2
     assert not list((tmp_path / "two").rglob("*.pt")) and not list((tmp_path / "two").rglob("*.claim"))
-    assert two["resnet18"]["provenance"]["distributed"] == {"world_size": 2, "backend": "gloo", "batchnorm": "per-rank"}
+    assert two["test_resnet"]["provenance"]["distributed"] == {"world_size": 2, "backend": "gloo", "batchnorm": "per-rank"}
 
     # Without BatchNorm, two processes train the same model as one: same sample order, augmentation and
     # batch-mean gradients; only the all-reduce's summation order differs (measured: 2e-7 relative).
@@ -54,7 +55,7 @@ def test_two_process_torchrun_writes_one_record_per_cell_close_to_one_process(tm
     # With BatchNorm on CPU each rank normalises its 16 images, not the 32 of the global batch (no SyncBatchNorm
     # kernel for CPU), so the weights drift a little: loss and ranking stay close; after 3 steps the near-chance
     # model's arg-max accuracy swings far more (measured 0.302 vs 0.396), so it is not compared.
-    a, b = one["resnet18"], two["resnet18"]
+    a, b = one["test_resnet"], two["test_resnet"]
     assert b["history"][0]["train_loss"] == pytest.approx(a["history"][0]["train_loss"], rel=0.01)
     assert b["history"][0]["val_auroc"] == pytest.approx(a["history"][0]["val_auroc"], abs=0.05)
     assert b["metrics"]["auroc"] == pytest.approx(a["metrics"]["auroc"], abs=0.05)

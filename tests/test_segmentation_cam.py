@@ -19,7 +19,7 @@ from harness.tasks import get_task
 from tests.conftest import invoke, read_records, run_cli
 
 CPU = torch.device("cpu")
-KVASIR_SIZE = 96
+KVASIR_SIZE = 64
 
 
 @pytest.mark.parametrize("backbone", ["resnet18", "vit_tiny_patch16_224"])
@@ -95,7 +95,7 @@ def all_foreground_metrics(targets: np.ndarray) -> dict:
 
 @pytest.mark.slow
 def test_quick_protocol_on_real_kvasir_beats_the_all_foreground_predictor(shared_data: Path, tmp_path: Path):
-    """200 real Kvasir-SEG pairs, laid out as the card expects; quick protocol at 96 px to stay CPU-sized."""
+    """200 real Kvasir-SEG pairs, laid out as the card expects; quick protocol at 64 px to stay CPU-sized."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "Kvasir-SEG").symlink_to(shared_data / "kvasir_seg_200")

@@ -18,7 +18,8 @@ from harness.sweeps.launch import Job, execute
 from tests.conftest import invoke, read_records as read_all, run_cli
 
 TASK = "synth-xray-cls"
-SMOKE = ["--tasks", TASK, "--protocol", "smoke", "--inits", "scratch", "--backbones", "resnet18"]
+# a tiny timm model: the sweep is what is tested, not the network
+SMOKE = ["--tasks", TASK, "--protocol", "smoke", "--inits", "scratch", "--backbones", "test_resnet"]
 
 
 def read_records(folder: Path) -> list[dict]:
@@ -79,8 +80,8 @@ def test_stale_claims_are_taken_over_and_live_ones_are_not(tmp_path: Path):
 
 
 def test_run_skips_a_cell_another_worker_holds(tmp_path: Path):
-    claim = try_claim(claim_path(tmp_path, record_path(tmp_path, TASK, "scratch", "resnet18", "smoke", 0)))
-    proc = invoke("run", "--init", "scratch", "--backbone", "resnet18", "--tasks", TASK, "--protocol", "smoke",
+    claim = try_claim(claim_path(tmp_path, record_path(tmp_path, TASK, "scratch", "test_resnet", "smoke", 0)))
+    proc = invoke("run", "--init", "scratch", "--backbone", "test_resnet", "--tasks", TASK, "--protocol", "smoke",
                   "--seeds", "0", "--quiet", "--out", str(tmp_path))
     assert "another worker has it" in proc.stdout and not read_records(tmp_path)
     claim.release()
@@ -140,7 +141,7 @@ def test_a_two_worker_sweep_fills_the_grid_once_and_a_rerun_does_nothing(tmp_pat
     # a bigger grid through submitit's local executor runs only the new cell
     grown = run_cli("sweep", *SMOKE, "--seeds", "0,1,2", "--launcher", "submitit", "--cluster", "local", "--wait",
                     "--time-limit", "20", "--out", str(out), env={"OMP_NUM_THREADS": "1"})
-    assert "2 of 3 cells finished; running 1" in grown.stdout and f"{TASK} scratch resnet18 seed=2: ok" in grown.stdout
+    assert "2 of 3 cells finished; running 1" in grown.stdout and f"{TASK} scratch test_resnet seed=2: ok" in grown.stdout
     assert sorted(r["seed"] for r in read_records(out)) == [0, 1, 2]
     assert "done 3  diverged 0  failed 0  running 0  missing 0" in invoke("status", str(out)).stdout
     assert "scratch" in invoke("results", str(out)).stdout  # sweep.json and the .sweep folder do not disturb it
