@@ -33,7 +33,7 @@ _REFINE_STEPS = (0.06, 0.03, 0.03, 0.015, 0.01)  # box edge moves tried, in frac
 # stops: 1.5x the largest later gain of any confirmed copy among benchmarks/copy_eval.py's synthetic
 # pairs (busi, brain_mri). Most verified pairs are look-alikes, so this saves ~60 % of refinement.
 _GIVE_UP = ((0.27, 0.48), (0.14, 0.31), (0.14, 0.19), (0.03, 0.07))
-_MIN_SIDE = 0.45  # a refined box keeps at least this fraction of each side
+_MIN_SIDE = 0.35  # a refined box keeps at least this fraction of each side
 MIN_POPULATION = 50  # below this the mean picture is mostly the pictures themselves: not subtracted
 _NEAR_BOX = 0.04  # a match whose box is this close to the whole picture is "near", not "transformed"
 _MOVES = np.array([[s * (i == e) for e in range(4)] for i in range(4) for s in (-1, 1)]

@@ -18,7 +18,7 @@ class CopyRule:
     min_retrieval_score: float = 0.5  # cosine of the embeddings that makes a pair worth verifying
     candidates: int = 2  # reference images verified per query image and orientation
     crop_fractions: tuple[float, ...] = (1.0, 0.84, 0.7)  # per-side crops indexed for the reference
-    squash_fractions: tuple[float, ...] = (0.58,)  # one side only (a square crop of a wide picture)
+    squash_fractions: tuple[float, ...] = (0.58, 0.42)  # one side only (a square crop of a wide picture)
     nprobe: int = 8  # inverted lists searched per query vector
 
     def describe(self) -> dict[str, Any]:
