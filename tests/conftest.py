@@ -141,5 +141,7 @@ def assert_one_line_error(proc, *fragments: str) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the cpmid-synth set first: its build is the longest single step, so under xdist it starts
-    while the other workers run everything else (stable: the rest keep their order)."""
-    items.sort(key=lambda item: "cpmid_synth" not in getattr(item, "fixturenames", ()))
+    while the other workers run everything else. Then the files holding `slow` tests, so that no long
+    file is handed out last while the other worker idles (stable: the rest keep their order)."""
+    items.sort(key=lambda item: ("cpmid_synth" not in getattr(item, "fixturenames", ()),
+                                 item.get_closest_marker("slow") is None))
