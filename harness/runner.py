@@ -17,36 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from harness import distributed
 from harness.claims import claim_path, try_claim, waiting_claim
 from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
-from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
 from harness.data.checks import check_not_empty, split_size_warning
-from harness.data.batches import BatchTransform, TensorSplit, limit, prepare_split
+from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.efficiency import hardware_info
 from harness.gridprogress import GridProgress
-from harness.engine import Outcome, SpeedOptions, TrainingRun, seed_everything
-from harness.diskerrors import disk_error
+from harness.engine import SpeedOptions, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
-from harness.objectives import objective_for
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
 from harness.regimes import Regime
-from harness.regimes.modes import CellInputs, ModeResult
+from harness.regimes.modes import CellInputs
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
-from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic, write_test_predictions
-from harness.skips import SKIP_ENV, skipped_work, skips
+from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic
+from harness.skips import skipped_work
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
 
 Report = Callable[[str], None]
-CAM_SCORE_LIMIT = 256  # test images explained per classification run
 
 
 def _silent(message: str) -> None:
@@ -84,65 +79,6 @@ def _build_and_load(cell: Cell, protocol: Protocol, weights: ResolvedWeights, im
     if weights.state_dict is None:
         return model, None
     return model, load_backbone_weights(model, weights.state_dict, backbone=cell.backbone).summary()
-
-
-def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
-    if task.kind == "multilabel":
-        return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
-    if skips("cams"):
-        return {}, {"cam_skipped": f"{SKIP_ENV} turned Grad-CAMs off (a test that does not check them)"}
-    count = min(len(test), CAM_SCORE_LIMIT)
-    images, _ = run.transform(test.images[:count])
-    cams, method = class_activation_maps(run.model, images, test.targets[:count])
-    metrics = localisation_scores(cams, test.masks[:count]) if test.masks is not None else {}
-    masks = None if test.masks is None else test.masks[:count].cpu().numpy()
-    pictures = test.images[:count].permute(0, 2, 3, 1).cpu().numpy()
-    paths = []
-    for index in gallery_indices(masks, count):
-        path = cam_dir / f"test-{index:05d}.png"
-        save_overlay(path, pictures[index], cams[index].numpy(), None if masks is None else masks[index])
-        paths.append(path)
-    # cam_dir is <record folder>/<record name>/cams: paths are stored relative to the record's folder
-    return metrics, {"cam_method": method, "cam_pngs": [str(p.relative_to(cam_dir.parent.parent)) for p in paths]}
-
-
-@torch.no_grad()
-def save_predictions(run: TrainingRun, task: TaskSpec, test: TensorSplit, path: Path) -> None:
-    """Per-image test probabilities of the selected model, for paired bootstraps between init sources."""
-    run.model.eval()
-    probs = []
-    for start in range(0, len(test), run.protocol.eval_batch_size):
-        x, _ = run.transform(test.images[start:start + run.protocol.eval_batch_size])
-        with run.autocast:
-            logits = run.model(x).float()
-        probs.append(run.objective.probabilities(logits).cpu().numpy())
-    write_test_predictions(path, test.targets.cpu().numpy(), np.concatenate(probs))
-
-
-def finetune(inputs: CellInputs) -> ModeResult:
-    """End-to-end fine-tuning, the default mode (registered by harness.regimes.finetune): fit, select on validation,
-    then CAMs and test predictions."""
-    task, splits, artifact_dir = inputs.task, inputs.splits, inputs.artifact_dir
-    run = TrainingRun(inputs.model, objective_for(task.kind, task.num_classes, inputs.protocol), inputs.protocol,
-                      inputs.seed, inputs.transform, inputs.device, inputs.speed)
-    try:
-        outcome = run.fit(splits["train"], splits["val"], splits["test"], progress=inputs.progress,
-                          checkpoint=inputs.checkpoint)
-    except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
-        problem = disk_error(exc, inputs.checkpoint)
-        if problem is not None:  # every later run would fail the same way: stop with the disk named
-            raise problem from None
-        if distributed.world_size() > 1:  # the other ranks would wait for this one forever: let torchrun stop them all
-            raise
-        outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-    artifacts: dict[str, Any] = {}
-    if outcome.status == "ok" and artifact_dir is not None and not task.is_segmentation and distributed.is_main():
-        cam_metrics, artifacts = explain(run, task, splits["test"], artifact_dir / "cams")
-        outcome.metrics.update(cam_metrics)
-        save_predictions(run, task, splits["test"], artifact_dir / "test_predictions.npz")
-        artifacts["test_predictions"] = str((artifact_dir / "test_predictions.npz").relative_to(artifact_dir.parent))
-    return ModeResult(outcome, artifacts)
 
 
 def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,

@@ -140,8 +140,14 @@ def assert_one_line_error(proc, *fragments: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the cpmid-synth set first: its build is the longest single step, so under xdist it starts
-    while the other workers run everything else. Then the files holding `slow` tests, so that no long
-    file is handed out last while the other worker idles (stable: the rest keep their order)."""
-    items.sort(key=lambda item: ("cpmid_synth" not in getattr(item, "fixturenames", ()),
-                                 item.get_closest_marker("slow") is None))
+    """Files with tests on the cpmid-synth set first: its build is the longest single step, so under xdist
+    it starts while the other workers run everything else. Then the files holding `slow` tests, so that
+    no long file is handed out last while the other worker idles. Files move whole: the tests inside a
+    file keep their order (some share a module fixture's state in that order)."""
+    builds, slow = set(), set()
+    for item in items:
+        if "cpmid_synth" in getattr(item, "fixturenames", ()):
+            builds.add(item.path)
+        if item.get_closest_marker("slow") is not None:
+            slow.add(item.path)
+    items.sort(key=lambda item: (item.path not in builds, item.path not in slow))
