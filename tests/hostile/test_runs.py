@@ -27,7 +27,7 @@ def _full_disk_in_checkpoint(*args: Any, **kwargs: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target, replacement, message", [
-    case("disk-full-writing-cams", "harness.runner.save_overlay", _full_disk_in_cams, "the disk is full",
+    case("disk-full-writing-cams", "harness.regimes.finetune.save_overlay", _full_disk_in_cams, "the disk is full",
          risk="traceback"),
     case("disk-full-writing-checkpoint", "harness.engine.torch.save", _full_disk_in_checkpoint,
          "the write failed (is the disk full?)", risk="silent"),
