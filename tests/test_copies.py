@@ -123,3 +123,18 @@ def test_bad_images_are_refused_with_a_clear_error():
         copy_clusters(np.zeros((8, 8), np.uint8))
     assert copy_clusters([]).tolist() == []
     assert copies_in([], pictures(2)) == []
+
+
+def test_look_alikes_of_one_source_are_not_copies_in_a_reference_that_mixes_sources():
+    """Verification subtracts each source's own mean picture: with one mean over derm + CT pictures,
+    the CT anatomy is only half removed and 100 new CT pictures 'copy' the kept ones (the old cpmid-synth
+    build lost 158 CT images that way)."""
+    from harness.tasks import get_task
+
+    derm = get_task("synth-derm-cls").load(None).split("train").images[:300]
+    ct = get_task("synth-ct-cls").load(None).split("train").images[:400]
+    queries = ct[300:]
+    labelled = Catalogue.joined([Catalogue.of(derm, source=0), Catalogue.of(ct[:300], source=1)])
+    assert pairs_between(Catalogue.of(queries, source=1), labelled) == []
+    one_source = Catalogue.of(list(derm) + list(ct[:300]))
+    assert len(pairs_between(Catalogue.of(queries), one_source)) > 20  # what labelling sources prevents

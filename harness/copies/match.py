@@ -42,18 +42,35 @@ _MOVES = np.array([[s * (i == e) for e in range(4)] for i in range(4) for s in (
 
 @dataclass
 class Catalogue:
-    """What the matcher keeps of a set of pictures: working images and exact digests (4 KB each)."""
+    """What the matcher keeps of a set of pictures: working images and exact digests (4 KB each), and
+    which source each picture came from (a source's pictures share an anatomy that a set mixing
+    sources does not: verification subtracts each source's own mean picture)."""
 
     work: np.ndarray  # (n, WORK, WORK) uint8
     digests: list[str]
+    sources: np.ndarray | None = None  # (n,) int labels; None: one source
 
     @classmethod
-    def of(cls, images: Iterable[np.ndarray] | np.ndarray) -> "Catalogue":
+    def of(cls, images: Iterable[np.ndarray] | np.ndarray, source: int = 0) -> "Catalogue":
         work, digests = [], []
         for image in as_images(images):
             work.append(working_image(image))
             digests.append(exact_digest(image))
-        return cls(np.stack(work) if work else np.zeros((0, WORK, WORK), np.uint8), digests)
+        return cls(np.stack(work) if work else np.zeros((0, WORK, WORK), np.uint8), digests,
+                   np.full(len(digests), source, np.int64))
+
+    @classmethod
+    def joined(cls, parts: list["Catalogue"]) -> "Catalogue":
+        """One catalogue of several (each keeps its pictures' sources)."""
+        return cls(np.concatenate([p.work for p in parts] or [np.zeros((0, WORK, WORK), np.uint8)]),
+                   [d for p in parts for d in p.digests],
+                   np.concatenate([p.source_labels() for p in parts] or [np.zeros(0, np.int64)]))
+
+    def source_labels(self) -> np.ndarray:
+        return np.zeros(len(self), np.int64) if self.sources is None else np.asarray(self.sources, np.int64)
+
+    def subset(self, keep: np.ndarray) -> "Catalogue":
+        return Catalogue(self.work[keep], [d for d, k in zip(self.digests, keep) if k], self.source_labels()[keep])
 
     def __len__(self) -> int:
         return len(self.digests)
@@ -117,7 +134,7 @@ class Reference:
         self.rule = rule
         self.mean = _mean_embedding(catalogue)
         self._views: _ViewIndex | None = None
-        self._mean_picture: np.ndarray | None = None
+        self._mean_picture: _MeanPictures | None = None
         self._queries: list[np.ndarray] | None = None
 
     def views(self) -> "_ViewIndex":
@@ -125,7 +142,7 @@ class Reference:
             self._views = _ViewIndex(self.catalogue, self.mean, self.rule)
         return self._views
 
-    def mean_picture(self) -> np.ndarray:
+    def mean_picture(self) -> "_MeanPictures":
         if self._mean_picture is None:
             self._mean_picture = _mean_picture(self.catalogue)
         return self._mean_picture
@@ -228,8 +245,8 @@ def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> list[np.ndarray
     return out
 
 
-def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: _ViewIndex, b_mean_picture: np.ndarray,
-              rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
+def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: _ViewIndex,
+              b_mean_picture: "_MeanPictures", rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
     """(a index, b index, score, kind, detail score): a's whole pictures, oriented (`a_queries`),
     against b's crop views (`b_views`)."""
     boxes = b_views.boxes
@@ -249,7 +266,7 @@ def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: 
         for v in range(0, len(a_idx), _VERIFY_CHUNK):
             part = slice(v, v + _VERIFY_CHUNK)
             corr, detail, box = _refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
-                                        b_mean_picture, rule)
+                                        b_mean_picture[b_idx[part]], rule)
             ok = (corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation)
             for i in np.flatnonzero(ok):
                 near = orient[part][i] == 0 and np.abs(box[i] - FULL).max() <= _NEAR_BOX
@@ -281,15 +298,30 @@ def _best_candidates(a_idx, b_idx, orient, view, scores, rule: CopyRule):
     return a_idx[first], b_idx[first], orient[first], view[first], scores[first]
 
 
-def _mean_picture(catalogue: Catalogue) -> np.ndarray:
-    """(WORK, WORK) mean of the standardised working images: what the set's pictures share (a
-    standardised anatomy, a common layout); zero for small sets."""
-    if len(catalogue) < MIN_POPULATION:
-        return np.zeros((WORK, WORK), np.float32)
-    total = np.zeros((WORK, WORK), np.float64)
-    for s in range(0, len(catalogue), _EMBED_CHUNK):
-        total += standardised(catalogue.work[s:s + _EMBED_CHUNK].astype(np.float32)).sum(axis=0)
-    return (total / len(catalogue)).astype(np.float32)
+@dataclass(frozen=True)
+class _MeanPictures:
+    """Each source's mean standardised working image: what its pictures share (a standardised anatomy,
+    a common layout); zero for sources of fewer than MIN_POPULATION pictures. Indexed by picture."""
+
+    means: np.ndarray  # (sources, WORK, WORK) float32
+    source_of: np.ndarray  # (n,) row of `means` per picture
+
+    def __getitem__(self, pictures: np.ndarray) -> np.ndarray:
+        return self.means[self.source_of[pictures]]
+
+
+def _mean_picture(catalogue: Catalogue) -> _MeanPictures:
+    labels, source_of = np.unique(catalogue.source_labels(), return_inverse=True)
+    means = np.zeros((len(labels), WORK, WORK), np.float32)
+    for g in range(len(labels)):
+        members = np.flatnonzero(source_of == g)
+        if len(members) < MIN_POPULATION:
+            continue
+        total = np.zeros((WORK, WORK), np.float64)
+        for s in range(0, len(members), _EMBED_CHUNK):
+            total += standardised(catalogue.work[members[s:s + _EMBED_CHUNK]].astype(np.float32)).sum(axis=0)
+        means[g] = total / len(members)
+    return _MeanPictures(means, source_of.reshape(-1))
 
 
 def _clipped(boxes: np.ndarray) -> np.ndarray:
@@ -306,16 +338,18 @@ def _valid(boxes: np.ndarray) -> np.ndarray:
 def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: np.ndarray, mean_picture: np.ndarray,
             rule: CopyRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Correlation and detail correlation of oriented whole picture a against the best box of b,
-    both minus b's mean picture in that box, found by coordinate search from the retrieved view's box
+    both minus the mean picture of b's source (`mean_picture`, one per pair) in that box, found by
+    coordinate search from the retrieved view's box
     (pairs below `min_start_correlation` there are not refined: -1); and that box. A pair that falls
     far enough below the thresholds after a step (`_GIVE_UP`) keeps the values it has reached."""
     standard_a = standardised(oriented(canvases(work_a, FULL), orient))[:, None]
     work_b = work_b.astype(np.float32)[:, None]
+    mean_picture = mean_picture[:, None]
 
     def score(keep: np.ndarray | slice, candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores of pair keep[i] under boxes reps·i … reps·i + reps - 1 (pairs broadcast, not copied)."""
         rows, cols = (m.reshape(-1, reps, CANVAS, WORK) for m in box_resamplers(candidate_boxes, len(candidate_boxes)))
-        shared = resampled(mean_picture, rows, cols)
+        shared = resampled(mean_picture[keep], rows, cols)
         smooth_a, detail_a = smooth_and_detail((standard_a[keep] - shared).reshape(-1, CANVAS, CANVAS))
         b = resampled(work_b[keep], rows, cols).reshape(-1, CANVAS, CANVAS)
         smooth_b, detail_b = smooth_and_detail(standardised(b) - shared.reshape(b.shape))

@@ -153,7 +153,7 @@ def _screen_sources(recipe: Recipe, resolved: list[ResolvedSource], labels: Labe
         step = chunk_size((size, size, recipe.channels))
         for start in range(0, len(cands.images), step):
             chunk = slice(start, start + step)
-            verdicts = screen.screen(conform(cands.images[chunk], size, recipe.channels))
+            verdicts = screen.screen(conform(cands.images[chunk], size, recipe.channels), k)
             tally.add(r.source.name, verdicts, cands.origin[chunk])
             kept = np.array([v.reason is None for v in verdicts], dtype=bool)
             targets.append(labels.rows(k, cands.targets[chunk][kept], r.modality))

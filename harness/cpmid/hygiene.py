@@ -8,7 +8,8 @@ order), with reasons checked in this priority:
 "Copy" is decided by the shared matcher (`harness.copies`): resized, squashed, cropped, re-encoded,
 toned, flipped or rotated copies count, whichever of the two pictures is the crop of the other.
 The leakage check uses the matcher's calibrated rule; deduplication inside the set uses the
-recipe's thresholds on the same matcher.
+recipe's thresholds on the same matcher. Candidates are labelled by recipe source and reference
+images by task, so a pair is compared net of its own source's shared anatomy, not of a mix.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ class LeakageIndex:
         self.owners = owners
         self.rule = rule
         self.not_screened = not_screened or {}  # excluded task → where its absent data was expected
-        self.reference = Reference(Catalogue.of(images), rule)  # prepared once: every chunk is matched against it
+        catalogue = Catalogue.of(images)
+        tasks = np.unique([task for task, _, _ in owners], return_inverse=True)[1].reshape(-1) if owners else None
+        # each task is its own source; prepared once: every chunk is matched against it
+        self.reference = Reference(Catalogue(catalogue.work, catalogue.digests, tasks), rule)
 
     @classmethod
     def from_tasks(cls, names: tuple[str, ...], data_dir: Path | None, size: int, channels: int,
@@ -99,9 +103,9 @@ class Screen:
         self.kept_exact: set[str] = set()
         self.kept = Catalogue.of([])
 
-    def screen(self, images: np.ndarray) -> list[Verdict]:
-        """Screen one chunk (already in the set's pixel format) after everything screened before."""
-        chunk = Catalogue.of(images)
+    def screen(self, images: np.ndarray, source: int) -> list[Verdict]:
+        """Screen one chunk of one source (already in the set's pixel format) after everything screened before."""
+        chunk = Catalogue.of(images, source)
         leaks = self.leakage.matches(chunk)
         near_kept = {p.query for p in pairs_between(chunk, self.kept, self.rule)}
         near_earlier: dict[int, list[int]] = {}
@@ -117,7 +121,6 @@ class Screen:
                 keep[i] = True
                 self.kept_exact.add(digest)
             verdicts.append(Verdict(reason, tuple(leaks[i])))
-        self.kept = Catalogue(np.concatenate([self.kept.work, chunk.work[keep]]),
-                              self.kept.digests + [d for d, k in zip(chunk.digests, keep) if k])
+        self.kept = Catalogue.joined([self.kept, chunk.subset(keep)])
         self.images.append(images[keep])
         return verdicts
