@@ -246,7 +246,7 @@ def test_pages_carry_the_csp_our_assets_and_only_relative_or_http_links(mixed: P
         parser.feed(page.read_text())
         csp = [a["content"] for t, a in parser.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
         assert csp == ["default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:"]
-        assert all(a.get("src", "").endswith("static/sort.js") for t, a in parser.tags if t == "script")
+        assert all(a.get("src", "").endswith(("static/sort.js", "static/scroll-hint.js")) for t, a in parser.tags if t == "script")
         assert not [a for _, a in parser.tags if "style" in a or any(k.startswith("on") for k in a)]
         for _, attrs in parser.tags:
             for key in ("href", "src"):

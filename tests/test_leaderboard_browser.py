@@ -49,7 +49,10 @@ class Browser:
         self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        self.width(1280)
+
+    def width(self, pixels: int) -> None:
+        self.send("Emulation.setDeviceMetricsOverride", width=pixels, height=900, deviceScaleFactor=1, mobile=False)
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         message: dict[str, Any] = {"id": next(self.ids), "method": method, "params": params}
@@ -183,6 +186,27 @@ def test_the_site_renders_sorts_and_stays_offline_in_chromium(browser: Browser, 
     browser.screenshot(tmp_path / "screenshots" / "entry.png")
 
 
+def test_a_table_too_wide_for_a_phone_says_it_scrolls_and_the_page_itself_does_not(browser: Browser, site: Path,
+                                                                                    tmp_path: Path):
+    visible_hints = "Array.from(document.querySelectorAll('.scroll-hint')).filter(h => !h.hidden).length"
+    try:
+        for page in (site / "index.html", site / "task" / "synth-xray-cls.html"):
+            browser.width(390)
+            browser.open(page)
+            assert browser.js("document.querySelector('.table-scroll').scrollWidth > "
+                              "document.querySelector('.table-scroll').clientWidth"), page  # the table is cut off
+            assert browser.js(visible_hints) >= 1, page
+            assert browser.js("document.querySelector('.scroll-hint').innerText").startswith("More columns")
+            assert browser.js("document.documentElement.scrollWidth <= window.innerWidth"), page  # only the frame scrolls
+            browser.screenshot(tmp_path / "screenshots" / f"390-{page.stem}.png")
+            browser.width(1280)
+            browser.js("window.dispatchEvent(new Event('resize'))")
+            assert browser.js(visible_hints) == 0 or browser.js(
+                "document.querySelector('.table-scroll').scrollWidth > document.querySelector('.table-scroll').clientWidth")
+    finally:
+        browser.width(1280)
+
+
 XSS_INIT = "<script>document.title='pwned';window.__xss=1</script>\"><img src=x onerror=\"window.__xss=2\">"
 XSS_MANIFEST = {"name": "<b>evil</b>", "description": "\" onmouseover=\"window.__xss=3\" x=\"<script>window.__xss=4</script>",
                 "homepage": "javascript:window.__xss=5//", "authors": ["' onfocus='window.__xss=6"],
@@ -216,7 +240,7 @@ def test_xss_payloads_in_records_stay_inert_on_every_page(browser: Browser, tmp_
         })""")
         assert state["xss"] is None and state["title"] != "pwned", page  # the payload's own text may be in the title
         assert state["handlers"] == [] and state["injected"] == 0, page
-        assert all(src.endswith("static/sort.js") for src in state["scripts"]), page
+        assert all(src.endswith(("static/sort.js", "static/scroll-hint.js")) for src in state["scripts"]), page
         assert set(state["schemes"]) <= {"file:", "http:", "https:"}, page
 
     entry = next(p for p in (tmp_path / "site" / "entry").glob("*.html") if "pwned" in p.read_text())
