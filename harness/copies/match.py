@@ -12,6 +12,7 @@ versions at least `min_detail_correlation` (layout alone does not pass the secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable
 
 import numpy as np
@@ -48,7 +49,7 @@ class Catalogue:
 
     work: np.ndarray  # (n, WORK, WORK) uint8
     digests: list[str]
-    sources: np.ndarray | None = None  # (n,) int labels; None: one source
+    sources: np.ndarray  # (n,) int label of each picture's source
 
     @classmethod
     def of(cls, images: Iterable[np.ndarray] | np.ndarray, source: int = 0) -> "Catalogue":
@@ -64,13 +65,10 @@ class Catalogue:
         """One catalogue of several (each keeps its pictures' sources)."""
         return cls(np.concatenate([p.work for p in parts] or [np.zeros((0, WORK, WORK), np.uint8)]),
                    [d for p in parts for d in p.digests],
-                   np.concatenate([p.source_labels() for p in parts] or [np.zeros(0, np.int64)]))
-
-    def source_labels(self) -> np.ndarray:
-        return np.zeros(len(self), np.int64) if self.sources is None else np.asarray(self.sources, np.int64)
+                   np.concatenate([p.sources for p in parts] or [np.zeros(0, np.int64)]))
 
     def subset(self, keep: np.ndarray) -> "Catalogue":
-        return Catalogue(self.work[keep], [d for d, k in zip(self.digests, keep) if k], self.source_labels()[keep])
+        return Catalogue(self.work[keep], [d for d, k in zip(self.digests, keep) if k], self.sources[keep])
 
     def __len__(self) -> int:
         return len(self.digests)
@@ -110,9 +108,8 @@ def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
         return []
     found = _exact_pairs(queries.digests, ref.catalogue.digests)
     exact = {(p.query, p.reference) for p in found}
-    forward = _verified(queries, _query_embeddings(queries, ref.mean), ref.catalogue, ref.views(), ref.mean_picture(),
-                        rule)
-    backward = _verified(ref.catalogue, ref.queries(), queries, _ViewIndex(queries, ref.mean, rule),
+    forward = _verified(queries, _query_embeddings(queries, ref.mean), ref.catalogue, ref.views, ref.mean_picture, rule)
+    backward = _verified(ref.catalogue, ref.queries, queries, _ViewIndex(queries, ref.mean, rule),
                          _mean_picture(queries), rule)
     merged: dict[tuple[int, int], CopyPair] = {}
     for q, r, score, kind, detail in forward:
@@ -133,24 +130,18 @@ class Reference:
         self.catalogue = catalogue
         self.rule = rule
         self.mean = _mean_embedding(catalogue)
-        self._views: _ViewIndex | None = None
-        self._mean_picture: _MeanPictures | None = None
-        self._queries: list[np.ndarray] | None = None
 
+    @cached_property
     def views(self) -> "_ViewIndex":
-        if self._views is None:
-            self._views = _ViewIndex(self.catalogue, self.mean, self.rule)
-        return self._views
+        return _ViewIndex(self.catalogue, self.mean, self.rule)
 
+    @cached_property
     def mean_picture(self) -> "_MeanPictures":
-        if self._mean_picture is None:
-            self._mean_picture = _mean_picture(self.catalogue)
-        return self._mean_picture
+        return _mean_picture(self.catalogue)
 
+    @cached_property
     def queries(self) -> list[np.ndarray]:
-        if self._queries is None:
-            self._queries = _query_embeddings(self.catalogue, self.mean)
-        return self._queries
+        return _query_embeddings(self.catalogue, self.mean)
 
 
 def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
@@ -165,9 +156,8 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
     for members in groups.values():
         for j in members[1:]:
             found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
-    mean = _mean_embedding(catalogue)
-    for a, b, score, kind, detail in _verified(catalogue, _query_embeddings(catalogue, mean), catalogue,
-                                               _ViewIndex(catalogue, mean, rule), _mean_picture(catalogue), rule):
+    ref = Reference(catalogue, rule)
+    for a, b, score, kind, detail in _verified(catalogue, ref.queries, catalogue, ref.views, ref.mean_picture, rule):
         key = (min(a, b), max(a, b))
         if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
             found[key] = CopyPair(*key, score, kind, detail)
@@ -311,7 +301,7 @@ class _MeanPictures:
 
 
 def _mean_picture(catalogue: Catalogue) -> _MeanPictures:
-    labels, source_of = np.unique(catalogue.source_labels(), return_inverse=True)
+    labels, source_of = np.unique(catalogue.sources, return_inverse=True)
     means = np.zeros((len(labels), WORK, WORK), np.float32)
     for g in range(len(labels)):
         members = np.flatnonzero(source_of == g)

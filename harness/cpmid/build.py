@@ -146,11 +146,11 @@ def _screen_sources(recipe: Recipe, resolved: list[ResolvedSource], labels: Labe
                     progress: Callable[[str], None]) -> tuple[list[SourceTally], np.ndarray, np.ndarray]:
     """Screen every source in recipe order; return tallies and the kept images' targets and sources."""
     tallies, targets, source_ids = [], [np.zeros((0, len(labels.names)), np.uint8)], [np.zeros(0, np.int16)]
+    step = chunk_size((size, size, recipe.channels))
     for k, r in enumerate(resolved):
         progress(f"[{k + 1}/{len(resolved)}] {r.source.name}: loading")
         cands = load_candidates(r, data_dir, recipe.seed)
         tally = SourceTally(cands.available, len(cands.images), cands.input_sha256)
-        step = chunk_size((size, size, recipe.channels))
         for start in range(0, len(cands.images), step):
             chunk = slice(start, start + step)
             verdicts = screen.screen(conform(cands.images[chunk], size, recipe.channels), k)

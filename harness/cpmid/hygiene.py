@@ -14,7 +14,7 @@ images by task, so a pair is compared net of its own source's shared anatomy, no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +45,9 @@ class LeakageIndex:
         self.owners = owners
         self.rule = rule
         self.not_screened = not_screened or {}  # excluded task → where its absent data was expected
-        catalogue = Catalogue.of(images)
-        tasks = np.unique([task for task, _, _ in owners], return_inverse=True)[1].reshape(-1) if owners else None
+        tasks = np.unique([task for task, _, _ in owners], return_inverse=True)[1].reshape(-1).astype(np.int64)
         # each task is its own source; prepared once: every chunk is matched against it
-        self.reference = Reference(Catalogue(catalogue.work, catalogue.digests, tasks), rule)
+        self.reference = Reference(replace(Catalogue.of(images), sources=tasks), rule)
 
     @classmethod
     def from_tasks(cls, names: tuple[str, ...], data_dir: Path | None, size: int, channels: int,
