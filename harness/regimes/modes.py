@@ -55,8 +55,6 @@ class Mode:
     description: str
 
 
-MODES: Registry[Mode] = Registry("evaluation mode")
-
-from harness.regimes import finetune, frozen  # noqa: E402,F401  (register the built-in modes)
+MODES: Registry[Mode] = Registry("evaluation mode")  # the built-in modes register on import (harness.regimes.plan)
 
 __all__ = ["MODES", "CellInputs", "Mode", "ModeResult"]

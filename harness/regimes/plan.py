@@ -16,7 +16,7 @@ from typing import Any, Callable
 from harness.data.arrays import ArrayDataset
 from harness.errors import MedbenchError
 from harness.protocols import Protocol
-from harness.regimes import Regime
+from harness.regimes import Regime, finetune, frozen  # noqa: F401  (importing them registers the built-in modes)
 from harness.regimes.modes import MODES, Mode
 from harness.regimes.budget import apply_budget
 from harness.regimes.resolution import as_is, size_matched
