@@ -3,6 +3,7 @@ the real schema (tests/test_leaderboard_records.py); end-to-end checks call the 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from html.parser import HTMLParser
@@ -321,3 +322,37 @@ def test_classification_and_segmentation_tasks_rank_by_their_own_metric(tmp_path
     build_site(board, tmp_path / "site")
     page = (tmp_path / "site" / "task" / "synth-xray-seg.html").read_text()
     assert "IoU" in page and "Dice" in page and "AUROC" not in page
+
+
+HOSTILE_NAMES = ("$\\frac{1}{0}$", "_hidden", "file:/home/ana/weights/w.safetensors", "<script>alert(1)</script>", "a--b-->")
+
+
+def test_plots_name_every_point_and_keep_hostile_names_inert():
+    from xml.etree import ElementTree
+
+    from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
+
+    spec = next(m for m in QUALITY if m.name == "balanced_accuracy")
+    points = [Point(name, "resnet18", 100.0 + i, 11e6, 0.7, 0.68, 0.72, i == 0) for i, name in enumerate(HOSTILE_NAMES)]
+    curves = [Curve(name, "vit_$x$", ("8", "full"), (0.6, 0.7), (0.55, 0.66), (0.65, 0.74)) for name in HOSTILE_NAMES]
+    for uri in (throughput_plot(points, spec), params_plot(points, spec), budget_plot(curves, spec)):
+        svg = base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode()
+        root = ElementTree.fromstring(svg)  # well formed: every name was escaped
+        assert not [e for e in root.iter() if e.tag.endswith("script")]
+        assert "/home/ana" not in svg and "<script>" not in svg
+        for shown in ("$\\frac{1}{0}$", "_hidden", "file:…/w.safetensors", "&lt;script&gt;alert(1)&lt;/script&gt;"):
+            assert f"<!-- {shown} -->" in svg, shown  # drawn literally: no mathtext, no name dropped for its underscore
+
+
+def test_the_value_axis_spans_a_fifth_of_the_metric_range_and_stays_inside_it():
+    from harness.leaderboard.plots import shown_name, value_limits
+
+    spec = next(m for m in QUALITY if m.name == "auroc")
+    low, high = value_limits([0.700, 0.705], [0.710, 0.712], spec)  # seed noise of 0.01 does not fill the plot
+    assert high - low == pytest.approx(0.2) and low < 0.700 and high > 0.712
+    low, high = value_limits([0.95], [1.0], spec)
+    assert high <= 1.01 and low <= 0.81 and high - low == pytest.approx(0.2)
+    low, high = value_limits([0.0], [0.05], spec)
+    assert low >= -0.01 and high >= 0.19
+    assert value_limits([0.1], [0.9], spec) == pytest.approx((0.1 - 0.06, 0.9 + 0.06))  # a wide spread is shown whole
+    assert shown_name("hf:lab/" + "x" * 40 + "-final") == "hf:lab/xxxxxxx…xxxxxxxxx-final" and len(shown_name("a" * 99)) == 30

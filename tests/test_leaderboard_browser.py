@@ -173,6 +173,7 @@ def test_the_site_renders_sorts_and_stays_offline_in_chromium(browser: Browser, 
     browser.click("#results thead th:nth-child(5) button")
     assert [float(v) for v in _column(browser, "results", 4) if v] == sorted(numbers)
     browser.screenshot(tmp_path / "screenshots" / "task-sorted.png")
+    _per_seed_values_are_the_ones_behind_each_mean(browser)
 
     for page in sorted(site.rglob("*.html")):
         browser.open(page)
@@ -181,9 +182,30 @@ def test_the_site_renders_sorts_and_stays_offline_in_chromium(browser: Browser, 
         assert browser.js("document.querySelectorAll('table tbody tr').length") > 0 or page.name == "efficiency.html"
     browser.open(site / "efficiency.html")
     assert browser.js("Array.from(document.images).every(i => i.complete && i.naturalWidth > 300)")
+    plotted = browser.js("Array.from(document.images).map(i => atob(i.src.split(',')[1]))")
+    for name in ("cpmid", "imagenet", "scratch", "resnet18", "resnet50"):  # points are named, not numbered
+        assert all(f"<!-- {name} -->" in svg for svg in plotted), name
     browser.screenshot(tmp_path / "screenshots" / "efficiency.png")
     browser.open(next((site / "entry").glob("sub-leaky*.html")))
     browser.screenshot(tmp_path / "screenshots" / "entry.png")
+
+
+def _per_seed_values_are_the_ones_behind_each_mean(browser: Browser) -> None:
+    """On a task page: one column per seed, a failed seed shown by its state, and each row's seeds averaging to the
+    mean the results table shows."""
+    heads = browser.js("Array.from(document.querySelectorAll('#seeds thead th')).map(h => h.innerText.trim())")
+    assert heads[1:] == ["seed 0", "seed 1", "seed 2"]
+    rows = browser.js("Array.from(document.querySelectorAll('#seeds tbody tr')).map(r => Array.from(r.cells).map("
+                      "c => [c.innerText.replace(/\\s+/g, ' ').trim(), c.getAttribute('data-v')]))")
+    means = browser.js("Object.fromEntries(Array.from(document.querySelectorAll('#results tbody tr')).map("
+                       "r => [r.cells[1].getAttribute('data-v') + ' ' + r.cells[2].getAttribute('data-v'), r.cells[4].getAttribute('data-v')]))")
+    assert len(rows) == len(means)
+    for (_, name), *seeds in rows:
+        values = [float(v) for _, v in seeds if v]
+        if len(values) == 3:
+            assert sum(values) / 3 == pytest.approx(float(means[name])), name
+    vit = next(seeds for (_, name), *seeds in rows if "vit_tiny" in name)
+    assert vit[1][0] == "diverged" and vit[1][1] == "" and float(vit[0][0]) == pytest.approx(float(vit[0][1]), abs=5e-4)
 
 
 def test_a_table_too_wide_for_a_phone_says_it_scrolls_and_the_page_itself_does_not(browser: Browser, site: Path,
@@ -203,6 +225,18 @@ def test_a_table_too_wide_for_a_phone_says_it_scrolls_and_the_page_itself_does_n
             browser.js("window.dispatchEvent(new Event('resize'))")
             assert browser.js(visible_hints) == 0 or browser.js(
                 "document.querySelector('.table-scroll').scrollWidth > document.querySelector('.table-scroll').clientWidth")
+        browser.width(390)
+        browser.open(site / "task" / "synth-xray-cls.html")  # the per-seed table folds away; its hint follows it
+        seed_hint = "document.querySelector('#seeds').closest('.table-scroll').previousElementSibling.hidden"
+        assert browser.js(seed_hint) is False
+        browser.click("details.per-seed summary")
+        assert browser.js(f"new Promise(done => setTimeout(() => done({seed_hint}), 50))") is True
+        browser.click("details.per-seed summary")
+        assert browser.js(f"new Promise(done => setTimeout(() => done({seed_hint}), 50))") is False
+        for page in sorted(site.rglob("*.html")):  # every page, figures included, fits a phone but for its table frames
+            browser.open(page)
+            assert browser.js("document.documentElement.scrollWidth <= window.innerWidth"), page
+        browser.screenshot(tmp_path / "screenshots" / "390-efficiency.png")
     finally:
         browser.width(1280)
 

@@ -25,7 +25,7 @@ from harness.leaderboard.export import to_csv, to_json
 from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
 from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
-from harness.leaderboard.stats import ALPHA, pareto_front
+from harness.leaderboard.stats import ALPHA, pareto_front, t_interval
 from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
 from harness.results import slug
 
@@ -97,7 +97,6 @@ class View:
         self._cells = {tuple(r[k] for k in CELL + ["metric"]): r for r in board.cells.to_dict(orient="records")}
         self._states = {tuple(r[k] for k in CELL): r for r in board.states.to_dict(orient="records")}
         self.rows = board.overview.to_dict(orient="records")
-        self.numbers = {(r["init"], r["backbone"]): i for i, r in enumerate(self.rows, start=1)}
         self.records = len(board.runs)
         self.has_regimes = not board.regimes.empty
         self.as_of = max(board.runs["finished_at"], default="")
@@ -129,6 +128,17 @@ class View:
         cell = self.cell(init, backbone, task, self.board.rank_metric[task])
         return cell["task_rank"] if cell else None
 
+    def seeds(self, task: str) -> list[int]:
+        return sorted(set(self.board.runs.loc[self.board.runs["task"] == task, "seed"]))
+
+    def seed_values(self, init: str, backbone: str, task: str) -> dict[int, dict[str, Any]]:
+        """Seed → {state, value of the ranking metric}: the spread behind a row's mean, failed seeds included."""
+        runs = self.board.runs
+        mine = runs[(runs["init"] == init) & (runs["backbone"] == backbone) & (runs["task"] == task)]
+        column = f"metric:{self.board.rank_metric[task]}"
+        return {int(r["seed"]): {"state": r["state"], "value": None if _absent(r.get(column)) else float(r[column])}
+                for r in mine.to_dict(orient="records")}
+
     def entry_rows(self, init: str) -> list[dict[str, Any]]:
         return [s for s in self._states.values() if s["init"] == init]
 
@@ -150,26 +160,34 @@ def _nan_last(value: Any) -> float:
     return math.inf if _absent(value) else float(value)
 
 
+def _interval(cell: dict[str, Any]) -> tuple[float, float]:
+    """A cell's 95 % interval for an error bar; none (both ends at the mean) when it has fewer than two seeds."""
+    low, high = cell.get("ci_low"), cell.get("ci_high")
+    if _absent(low) or _absent(high):
+        return float(cell["mean"]), float(cell["mean"])
+    return float(low), float(high)
+
+
 def _efficiency_plots(view: View) -> list[dict[str, Any]]:
     """Per task: the ranking metric against throughput (Pareto front marked) and against parameters."""
     sections = []
     for task in view.tasks:
         spec = view.rank_spec(task)
-        points, legend = [], []
+        rows = []
         for row in view.task_rows(task):
             key = (row["init"], row["backbone"], task)
             metric, speed, params = (view.cell(*key, name) for name in (spec.name, "infer_images_per_s", "params"))
             if metric and speed and params and metric["state"] == "ok":
-                points.append((view.numbers[key[:2]], speed["mean"], params["mean"], metric["mean"]))
-                legend.append(row)
-        if not points:
+                rows.append((row, metric, speed["mean"], params["mean"]))
+        if not rows:
             continue
-        number, speed, params, value = (np.array(column) for column in zip(*points))
-        front = pareto_front(speed, value * spec.sign)
-        plotted = [Point(int(n), float(s), float(p), float(v), bool(f)) for n, s, p, v, f in zip(number, speed, params, value, front)]
-        sections.append({"task": task, "metric": spec, "throughput_svg": throughput_plot(plotted, spec.label),
-                         "params_svg": params_plot(plotted, spec.label),
-                         "legend": [{**row, "point": p} for row, p in zip(legend, plotted)]})
+        front = pareto_front(np.array([r[2] for r in rows]), np.array([r[1]["mean"] for r in rows]) * spec.sign)
+        plotted = [Point(row["init"], row["backbone"], float(speed), float(params), float(metric["mean"]),
+                         *_interval(metric), bool(on_front))
+                   for (row, metric, speed, params), on_front in zip(rows, front)]
+        sections.append({"task": task, "metric": spec, "throughput_svg": throughput_plot(plotted, spec),
+                         "params_svg": params_plot(plotted, spec),
+                         "legend": [{**row, "point": p} for (row, *_), p in zip(rows, plotted)]})
     return sections
 
 
@@ -179,23 +197,30 @@ def _metric_spec(view: View, name: str) -> MetricSpec:
 
 
 def _regime_sections(view: View) -> list[dict[str, Any]]:
-    """Per task, mode and size: one numbered row per (init, backbone) with the metric at each label budget, and a
-    curve of it against the budget where there are several."""
+    """Per task, mode and size: one row per (init, backbone) with the metric at each label budget, and a curve of it
+    against the budget where there are several."""
     sections = []
     for (task, mode, size), group in view.board.regimes.groupby(["task", "mode", "image_size"], sort=False, dropna=False):
         budgets = list(dict.fromkeys(group["label_budget"]))  # the table is sorted by budget
         rows = []
-        for number, ((init, backbone), cells) in enumerate(group.groupby(["init", "backbone"], sort=True), start=1):
+        for (init, backbone), cells in group.groupby(["init", "backbone"], sort=True):
             by_budget = {cell["label_budget"]: cell for cell in cells.to_dict(orient="records")}
-            rows.append({"number": number, "init": init, "backbone": backbone,
-                         "cells": [by_budget.get(b) for b in budgets]})
+            rows.append({"init": init, "backbone": backbone, "cells": [by_budget.get(b) for b in budgets]})
         spec = _metric_spec(view, group["metric"].iloc[0])
-        curves = [Curve(row["number"], tuple(b for b, c in zip(budgets, row["cells"]) if c),
-                        tuple(float(c["mean"]) for c in row["cells"] if c)) for row in rows]
         sections.append({"task": task, "mode": mode, "image_size": None if _absent(size) else int(size),
                          "budgets": budgets, "rows": rows, "metric": spec,
-                         "svg": budget_plot(curves, spec.label) if len(budgets) > 1 else None})
+                         "svg": budget_plot([_curve(row, budgets, spec) for row in rows], spec) if len(budgets) > 1 else None})
     return sections
+
+
+def _curve(row: dict[str, Any], budgets: list[str], spec: MetricSpec) -> Curve:
+    """A row of the regimes table as a line: its means and their 95 % t-intervals, clipped to the metric's range."""
+    shown = [(b, c) for b, c in zip(budgets, row["cells"]) if c]
+    mean, sd, n = (np.array([float(c[k]) for _, c in shown]) for k in ("mean", "sd", "n"))
+    low, high = t_interval(mean, sd, n)
+    low = np.where(np.isfinite(low), np.maximum(low, spec.low), mean)
+    high = np.where(np.isfinite(high), np.minimum(high, spec.high), mean)
+    return Curve(row["init"], row["backbone"], tuple(b for b, _ in shown), tuple(mean), tuple(low), tuple(high))
 
 
 def _copy_cams(board: Board, site: Path) -> dict[str, list[dict[str, Any]]]:

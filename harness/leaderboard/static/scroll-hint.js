@@ -1,6 +1,6 @@
 /* Wide tables scroll sideways inside their frame; on a narrow screen nothing else shows that columns
    are hidden, so a one-line hint appears above each table that overflows (and hides again when the
-   window grows). Loaded as a file: the page's CSP allows no inline script. */
+   window grows or its <details> closes). Loaded as a file: the page's CSP allows no inline script. */
 (function () {
   "use strict";
 
@@ -15,9 +15,12 @@
   });
 
   function update() {
-    frames.forEach(function (frame, i) { hints[i].hidden = frame.scrollWidth <= frame.clientWidth + 1; });
+    frames.forEach(function (frame, i) {
+      hints[i].hidden = frame.scrollWidth <= frame.clientWidth + 1 || frame.closest("details:not([open])") !== null;
+    });
   }
 
   update();
   window.addEventListener("resize", update);
+  document.addEventListener("toggle", update, true);  /* <details> does not bubble its toggle; capture it */
 })();
