@@ -16,15 +16,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from harness.data import data_files
 from harness.data.copy_groups import copy_cluster_ids
-from harness.data.folders import folder_files
 from harness.tasks import get_task
 
 CARDS = ("busi-cls", "pbc-blood-cells", "kermany-cxr", "ham10000", "lc25000-lung", "brain-tumor-mri")
 
 
 def card_copies(name: str, data_dir: Path) -> dict:
-    files = folder_files(get_task(name), data_dir)
+    files = data_files(get_task(name), data_dir)
     started = time.perf_counter()
     clusters = copy_cluster_ids([item.image for item, _ in files])
     splits_of: dict[int, set[str]] = defaultdict(set)

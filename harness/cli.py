@@ -83,10 +83,11 @@ def tasks() -> None:
 @user_errors
 def tasks_list(data_dir: Path | None) -> None:
     """Every task, whether its data is present / downloadable / missing / generated, and where."""
+    from harness.data import data_status
     from harness.tasks import tasks as registry
 
     rows = [(s.name, s.kind, s.modality, s.num_classes, s.channels, s.image_size,
-             "/".join(str(s.splits[k]) for k in ("train", "val", "test")), *s.status(data_dir))
+             "/".join(str(s.splits[k]) for k in ("train", "val", "test")), *data_status(s, data_dir))
             for s in (registry().get(n) for n in registry().names())]
     click.echo(tabulate(rows, headers=["task", "kind", "modality", "classes", "ch", "px", "train/val/test", "data",
                                        "where"]))

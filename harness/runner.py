@@ -21,8 +21,9 @@ import torch
 
 from harness import distributed
 from harness.claims import claim_path, try_claim, waiting_claim
-from harness.data.arrays import TaskData
 from harness.audit import apply_audit_policy
+from harness.data import load_data
+from harness.data.arrays import TaskData
 from harness.data.checks import check_not_empty, split_size_warning
 from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.efficiency import hardware_info
@@ -188,7 +189,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
             continue
         plan = plans[task.name]
         with distributed.main_first():  # rank 0 downloads or generates, the others read its files
-            data = plan.data_task.load(data_dir)
+            data = load_data(plan.data_task, data_dir)
             data, data_audit = apply_audit_policy(plan.data_task, data, data_dir, report)  # the card's audit_policy
         check_not_empty(plan.data_task, data)
         sizes_differ = split_size_warning(plan.data_task, data)

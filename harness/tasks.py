@@ -3,6 +3,9 @@
 Cards live in the repository's `tasks/` folder and in any folder named by `MEDBENCH_TASK_DIRS`
 (os.pathsep-separated), directly or one subfolder down (`tasks/medmnist/`); `cpmid/` subfolders
 hold CPMID recipes, not cards. Unknown keys are errors, so a typo in a card cannot silently change a run.
+
+A card is a plain value at the bottom of the package: its data are read by `harness.data.load_data(spec)`
+and its audit policy is applied by `harness.audit`; this module imports neither, so any layer can name a card.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from typing import Any
 
 import yaml
 
-from harness.audit.policy import DEFAULT_POLICY, POLICIES
-from harness.data import LOADERS, DataStatus, TaskData, data_status
 from harness.errors import MedbenchError
 from harness.metric_catalogue import quality_metric
 from harness.names import safe_name
@@ -27,6 +28,8 @@ from harness.schema import check_mapping
 
 KINDS = ("binary", "multiclass", "multilabel", "segmentation")
 CHANNELS = (1, 3)
+AUDIT_POLICIES = ("warn", "drop-from-train")  # what a run does about cross-split copies (harness.audit.policy)
+DEFAULT_AUDIT_POLICY = "warn"
 REPO_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
 NOT_CARD_DIRS = {"cpmid"}  # recipes live there
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same result, 8× faster
@@ -56,7 +59,7 @@ class TaskSpec:
     tags: tuple[str, ...] = ()
     url: str = ""  # where `medbench data fetch` downloads source.args.file from
     md5: str = ""  # the published checksum of that file; required with url
-    audit_policy: str = DEFAULT_POLICY  # what a run does about cross-split copies (harness.audit.policy)
+    audit_policy: str = DEFAULT_AUDIT_POLICY  # one of AUDIT_POLICIES
     card_path: str = ""
 
     @property
@@ -66,13 +69,6 @@ class TaskSpec:
     @property
     def is_segmentation(self) -> bool:
         return self.kind == "segmentation"
-
-    def load(self, data_dir: Path | None = None) -> TaskData:
-        return LOADERS.get(self.source.loader)(self, dict(self.source.args), data_dir)
-
-    def status(self, data_dir: Path | None = None) -> DataStatus:
-        """present / downloadable / missing / generated, and where, without loading anything."""
-        return data_status(self, data_dir)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -103,9 +99,9 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
         raise MedbenchError(f"{where}: md5 must be 32 hex digits, not {md5!r}")
     if url and not md5:
         raise MedbenchError(f"{where}: a card with a url needs the file's md5, so downloads can be verified")
-    policy = _text(raw, "audit_policy", where) or DEFAULT_POLICY
-    if policy not in POLICIES:
-        raise MedbenchError(f"{where}: audit_policy must be one of {', '.join(POLICIES.names())}, not {policy!r}")
+    policy = _text(raw, "audit_policy", where) or DEFAULT_AUDIT_POLICY
+    if policy not in AUDIT_POLICIES:
+        raise MedbenchError(f"{where}: audit_policy must be one of {', '.join(sorted(AUDIT_POLICIES))}, not {policy!r}")
     labels = _texts(raw, "label_names", where)
     if not labels or len(set(labels)) != len(labels):
         raise MedbenchError(f"{where}: label_names must be a non-empty list of distinct names")

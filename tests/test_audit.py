@@ -15,8 +15,9 @@ from PIL import Image
 
 from harness.audit import NearRule, apply_audit_policy, audit_task, latest_audit
 from harness.audit.find import find_copies
+from harness.data import load_data
 from harness.data.arrays import ArrayDataset, TaskData
-from harness.data.synthetic import generate
+from harness.data.phantoms.generate import generate
 from harness import hashing
 from harness.errors import MedbenchError
 from harness.hashing import perceptual_hashes, thumbnail_hashes, thumbnails, translated
@@ -236,7 +237,7 @@ def test_real_folder_dataset_has_file_names_and_no_copies(shared_data: Path, tmp
     spec = dataclasses.replace(card, source=SourceSpec(card.source.loader, {**card.source.args, "root": folder.name}))
     audit, _ = audit_task(spec, shared_data)
     assert audit.n_images == {"train": 160, "val": 20, "test": 20} and audit.groups == ()
-    data = spec.load(shared_data)
+    data = load_data(spec, shared_data)
     test = data.test.images.copy()
     test[3] = shifted(data.train.images[7], 2, 2)  # a shifted copy: its group names the files
     data = TaskData(data.train, data.val, ArrayDataset(test, data.test.targets))

@@ -15,6 +15,7 @@ from scipy.ndimage import gaussian_filter
 from harness.copies import (
     DEFAULT_RULE, KINDS, Catalogue, CopyRule, Reference, copies_in, copy_clusters, copy_pairs, pairs_between,
 )
+from harness.data import load_data
 from harness.errors import MedbenchError
 
 
@@ -131,8 +132,8 @@ def test_look_alikes_of_one_source_are_not_copies_in_a_reference_that_mixes_sour
     build lost 158 CT images that way)."""
     from harness.tasks import get_task
 
-    derm = get_task("synth-derm-cls").load(None).split("train").images[:300]
-    ct = get_task("synth-ct-cls").load(None).split("train").images[:400]
+    derm = load_data(get_task("synth-derm-cls")).split("train").images[:300]
+    ct = load_data(get_task("synth-ct-cls")).split("train").images[:400]
     queries = ct[300:]
     labelled = Catalogue.joined([Catalogue.of(derm, source=0), Catalogue.of(ct[:300], source=1)])
     assert pairs_between(Catalogue.of(queries, source=1), labelled) == []

@@ -16,6 +16,7 @@ import harness.cpmid.shards as shards
 from harness.copies import DEFAULT_RULE
 from harness.cpmid import build_cpmid, cpmid_info, load_recipe, open_cpmid, to_task_data
 from harness.cpmid.sources import expand_args
+from harness.data import load_data
 from harness.errors import MedbenchError, UnknownNameError
 
 SIZE = 32
@@ -161,7 +162,7 @@ def test_look_alike_anatomy_is_kept_but_reencoded_copies_are_not(world: dict[str
             "image_size": 64, "splits": {"train": 150, "val": 0, "test": 0}}
     (world["tasks"] / "tiny-ct.yaml").write_text(yaml.safe_dump(card))
     from harness.tasks import get_task
-    ct = get_task("tiny-ct").load(None).train.images[:, :, :, 0]
+    ct = load_data(get_task("tiny-ct")).train.images[:, :, :, 0]
     copies = np.stack([reencoded(ct[i]) for i in (5, 50, 120)])
     save_medmnist(world["data"] / "copies.npz", {s: copies for s in ("train", "val", "test")},
                   {s: np.zeros((3, 1), np.int64) for s in ("train", "val", "test")})

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from harness.data import data_status, load_data
 from harness.data.download import download, fetch_task, mirrored, verify_task
 from harness.errors import MedbenchError
 from harness.tasks import get_task, parse_card
@@ -190,8 +191,8 @@ def test_fetched_files_are_found_without_data_dir(isolated_home: Path, shared_da
     target = isolated_home / "data" / "breastmnist.npz"
     target.write_bytes((shared_data / "medmnist" / "breastmnist.npz").read_bytes())
     try:
-        assert len(get_task("breastmnist").load(tmp_path).train) == 546  # not in tmp_path: found under the home
-        assert get_task("breastmnist").status(tmp_path) == ("present", str(target))
+        assert len(load_data(get_task("breastmnist"), tmp_path).train) == 546  # not in tmp_path: found under the home
+        assert data_status(get_task("breastmnist"), tmp_path) == ("present", str(target))
         path, state = verify_task(get_task("breastmnist"))
         assert path == target and state.startswith("md5 mismatch")  # the team's copy is re-saved (see its README)
     finally:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from harness.data import folders
+from harness.data import data_status, folder_decode, item_splits, load_data
 from harness.errors import MedbenchError
 from harness.tasks import SourceSpec, TaskSpec, get_task
 from tests.conftest import assert_one_line_error, invoke
@@ -64,7 +64,7 @@ def _seg_tree(root: Path, n: int = 6, mask_ext: str = "png") -> Path:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_class_folders_mix_gray_and_rgb_into_the_card_channels_and_size(tmp_path: Path, channels: int):
     _class_tree(tmp_path / "pets")
-    data = _spec("image_folders", {"root": "pets", "split": FRACTIONS}, channels=channels).load(tmp_path)
+    data = load_data(_spec("image_folders", {"root": "pets", "split": FRACTIONS}, channels=channels), tmp_path)
     total = len(data.train) + len(data.val) + len(data.test)
     assert total == 15 and (len(data.val), len(data.test)) == (3, 3)
     for split in (data.train, data.val, data.test):
@@ -74,7 +74,7 @@ def test_class_folders_mix_gray_and_rgb_into_the_card_channels_and_size(tmp_path
 
 def test_a_split_is_fixed_by_its_seed_and_changes_with_it(tmp_path: Path):
     _class_tree(tmp_path / "pets")
-    splits = [folders.folder_splits(_spec("image_folders", {"root": "pets", "split": {**FRACTIONS, "seed": s}}), tmp_path)
+    splits = [item_splits(_spec("image_folders", {"root": "pets", "split": {**FRACTIONS, "seed": s}}), tmp_path)
               for s in (0, 0, 1)]
     assert splits[0] == splits[1] and splits[0] != splits[2]
 
@@ -83,19 +83,19 @@ def test_decoded_arrays_are_cached_until_a_file_changes(tmp_path: Path, monkeypa
                                                         isolated_home: Path):
     _class_tree(tmp_path / "pets")
     spec = _spec("image_folders", {"root": "pets", "split": FRACTIONS}, name="cache-demo")
-    first = spec.load(tmp_path)
+    first = load_data(spec, tmp_path)
     assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1
 
     def no_decoding(*args):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(folders, "_decode_all", no_decoding)
-    assert spec.load(tmp_path).sha256 == first.sha256
+    monkeypatch.setattr(folder_decode, "_decode_all", no_decoding)
+    assert load_data(spec, tmp_path).sha256 == first.sha256
     monkeypatch.undo()
     changed = tmp_path / "pets" / "cat" / "cat0.png"
     _save(changed, _photo(20, 30, gray=True))
     os.utime(changed, ns=(1, 1))  # a new mtime even on coarse clocks
-    assert spec.load(tmp_path).sha256 != first.sha256
+    assert load_data(spec, tmp_path).sha256 != first.sha256
     assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1  # the stale cache is gone
 
 
@@ -103,10 +103,10 @@ def test_split_folders_shipped_by_the_dataset_are_used(tmp_path: Path):
     for split in ("train", "val", "test"):
         _class_tree(tmp_path / "ds" / split, per_class=2)
     args = {"root": "ds", "images": {"train": "train", "val": "val", "test": "test"}}
-    data = _spec("image_folders", args).load(tmp_path)
+    data = load_data(_spec("image_folders", args), tmp_path)
     assert (len(data.train), len(data.val), len(data.test)) == (6, 6, 6)
     with pytest.raises(MedbenchError, match="already fix the split; remove source.args.split"):
-        _spec("image_folders", {**args, "split": FRACTIONS}).load(tmp_path)
+        load_data(_spec("image_folders", {**args, "split": FRACTIONS}), tmp_path)
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -119,18 +119,18 @@ def test_bad_class_folders_are_clear_errors(tmp_path: Path, damage, message):
     _class_tree(tmp_path / "pets")
     damage(tmp_path)
     with pytest.raises(MedbenchError, match=message):
-        _spec("image_folders", {"root": "pets", "split": FRACTIONS}).load(tmp_path)
+        load_data(_spec("image_folders", {"root": "pets", "split": FRACTIONS}), tmp_path)
 
 
 def test_empty_and_absent_folders_are_clear_errors(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MedbenchError, match="no image files in class folders"):
-        _spec("image_folders", {"root": "empty", "split": FRACTIONS}).load(tmp_path)
+        load_data(_spec("image_folders", {"root": "empty", "split": FRACTIONS}), tmp_path)
     with pytest.raises(MedbenchError, match="folder nowhere not found .*pass --data-dir"):
-        _spec("image_folders", {"root": "nowhere", "split": FRACTIONS}).load(tmp_path)
+        load_data(_spec("image_folders", {"root": "nowhere", "split": FRACTIONS}), tmp_path)
     with pytest.raises(MedbenchError, match="declare the split"):
         _class_tree(tmp_path / "pets")
-        _spec("image_folders", {"root": "pets"}).load(tmp_path)
+        load_data(_spec("image_folders", {"root": "pets"}), tmp_path)
 
 
 def test_an_unreadable_image_is_one_line_on_the_command_line(tmp_path: Path):
@@ -162,7 +162,7 @@ def _seg_spec(args: dict | None = None, **kw) -> TaskSpec:
 
 def test_pairs_load_as_binary_masks_of_the_card_size(tmp_path: Path):
     _seg_tree(tmp_path / "seg")
-    data = _seg_spec(size=20).load(tmp_path)
+    data = load_data(_seg_spec(size=20), tmp_path)
     assert data.train.images.shape[1:] == (20, 20, 3) and data.train.targets.shape[1:] == (20, 20)
     masks = np.concatenate([data.train.targets, data.val.targets, data.test.targets])
     assert set(np.unique(masks)) == {0, 1} and 0.1 < masks.mean() < 0.5
@@ -172,12 +172,12 @@ def test_masks_stored_as_0_1_or_as_palette_class_ids(tmp_path: Path):
     _seg_tree(tmp_path / "seg")
     for i in range(6):
         _save(tmp_path / "seg" / "masks" / f"case{i}.png", _disk(value=1))
-    assert _seg_spec().load(tmp_path).train.targets.max() == 1
+    assert load_data(_seg_spec(), tmp_path).train.targets.max() == 1
     for i in range(6):
         palette = Image.fromarray(_disk(value=2))
         palette.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
         palette.save(tmp_path / "seg" / "masks" / f"case{i}.png")
-    indexed = _seg_spec({"mask_mode": "indexed"}, labels=("background", "a", "b")).load(tmp_path)
+    indexed = load_data(_seg_spec({"mask_mode": "indexed"}, labels=("background", "a", "b")), tmp_path)
     assert set(np.unique(indexed.train.targets)) == {0, 2}
 
 
@@ -196,7 +196,7 @@ def test_bad_pairs_are_clear_errors(tmp_path: Path, damage, args: dict, message:
     _seg_tree(tmp_path / "seg")
     damage(tmp_path / "seg")
     with pytest.raises(MedbenchError, match=message):
-        _seg_spec(args).load(tmp_path)
+        load_data(_seg_spec(args), tmp_path)
 
 
 def test_busi_layout_masks_beside_images_and_extra_masks_merged(tmp_path: Path):
@@ -209,14 +209,14 @@ def test_busi_layout_masks_beside_images_and_extra_masks_merged(tmp_path: Path):
     _save(tmp_path / "busi" / "benign" / "benign (1)_mask_1.png", extra)
     spec = _seg_spec({"root": "busi", "images": ".", "masks": ".", "recursive": True, "mask_suffix": "_mask"},
                      channels=1, size=30)
-    rows = folders.folder_splits(spec, tmp_path)
+    rows = item_splits(spec, tmp_path)
     assert sorted(r[0] for r in rows) == ["benign/benign (1)", "benign/benign (2)", "normal/normal (1)", "normal/normal (2)"]
-    data = spec.load(tmp_path)
+    data = load_data(spec, tmp_path)
     masks = {key: mask for split in ("train", "val", "test")
              for key, mask in zip([r[0] for r in rows if r[2] == split], data.split(split).targets)}
     assert masks["benign/benign (2)"].any() and not masks["normal/normal (1)"].any()  # normal: empty masks
-    merged = folders._decode_masks(tuple(sorted((tmp_path / "busi" / "benign").glob("benign (1)_mask*.png"))),
-                                   (40, 30), Path("benign (1).png"), 30, "binary", 2)
+    merged = folder_decode._decode_masks(tuple(sorted((tmp_path / "busi" / "benign").glob("benign (1)_mask*.png"))),
+                                         (40, 30), Path("benign (1).png"), 30, "binary", 2)
     assert merged[0, 0] == 1 and merged[15, 20] == 1  # the corner from _mask_1, the disk from _mask
 
 
@@ -228,8 +228,8 @@ def test_official_split_folders_with_a_mask_suffix(tmp_path: Path):
             _save(tmp_path / "isic" / f"{split}_in" / f"ISIC_{split}{i}.jpg", _photo())
             _save(tmp_path / "isic" / f"{split}_gt" / f"ISIC_{split}{i}_segmentation.png", _disk())
         (tmp_path / "isic" / f"{split}_gt" / "LICENSE.txt").write_text("not an image: ignored")
-    data = _spec("image_mask_folders", {"root": "isic", "images": images, "masks": masks, "mask_suffix": "_segmentation"},
-                 kind="segmentation", labels=("background", "lesion")).load(tmp_path)
+    data = load_data(_spec("image_mask_folders", {"root": "isic", "images": images, "masks": masks, "mask_suffix": "_segmentation"},
+                 kind="segmentation", labels=("background", "lesion")), tmp_path)
     assert (len(data.train), len(data.val), len(data.test)) == (4, 2, 3)
 
 
@@ -239,7 +239,7 @@ def test_kvasir_seg_sample_loads_from_the_real_card(shared_data: Path):
         pytest.skip(f"{folder} is absent")
     card = get_task("kvasir-seg")
     spec = dataclasses.replace(card, source=SourceSpec(card.source.loader, {**card.source.args, "root": folder.name}))
-    data = spec.load(shared_data)
+    data = load_data(spec, shared_data)
     assert (len(data.train), len(data.val), len(data.test)) == (160, 20, 20)  # the card's 80/10/10 of 200
     assert data.train.images.shape[1:] == (224, 224, 3) and data.train.targets.shape[1:] == (224, 224)
     masks = np.concatenate([data.train.targets, data.val.targets, data.test.targets])
@@ -266,7 +266,7 @@ def _csv_spec(**args) -> TaskSpec:
 
 def test_csv_list_with_names_indices_and_a_split_column(tmp_path: Path):
     rows = [f"img/p{i}.png,{['benign', '1'][i % 2]},{['train', 'val', 'test'][i % 3]},P{i}" for i in range(12)]
-    data = _csv_spec(group_column="patient").load(_csv_tree(tmp_path / "ds", rows).parent)
+    data = load_data(_csv_spec(group_column="patient"), _csv_tree(tmp_path / "ds", rows).parent)
     assert (len(data.train), len(data.val), len(data.test)) == (4, 4, 4)
     assert set(data.train.targets) == {0, 1}
 
@@ -275,14 +275,14 @@ def test_a_patient_in_two_splits_is_refused(tmp_path: Path):
     rows = [f"img/p{i}.png,benign,{'test' if i == 5 else 'train'},P{i // 2}" for i in range(12)]
     _csv_tree(tmp_path / "ds", rows)
     with pytest.raises(MedbenchError, match="patient/lesion id 'P2' crosses splits \\(img/p5.png in test, img/p4.png in train\\)"):
-        _csv_spec(group_column="patient").load(tmp_path)
+        load_data(_csv_spec(group_column="patient"), tmp_path)
 
 
 def test_a_declared_split_keeps_each_patient_together(tmp_path: Path):
     rows = [f"img/p{i}.png,benign,,P{i // 3}" for i in range(12)]
     _csv_tree(tmp_path / "ds", rows, header="path,label,unused,patient")
     spec = _csv_spec(group_column="patient", split={"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 3})
-    rows_out = folders.folder_splits(spec, tmp_path)
+    rows_out = item_splits(spec, tmp_path)
     by_group: dict[str, set[str]] = {}
     for _, group, split in rows_out:
         by_group.setdefault(group, set()).add(split)
@@ -295,11 +295,11 @@ def test_a_split_file_fixes_the_split_and_must_list_every_image(tmp_path: Path):
     _csv_tree(tmp_path / "ds", rows, header="path,label")
     (tmp_path / "ds" / "splits.csv").write_text(
         "id,split\n" + "".join(f"img/p{i}.png,{'test' if i < 3 else 'train'}\n" for i in range(12)))
-    data = _csv_spec(split={"file": "splits.csv"}).load(tmp_path)
+    data = load_data(_csv_spec(split={"file": "splits.csv"}), tmp_path)
     assert (len(data.train), len(data.val), len(data.test)) == (9, 0, 3)
     (tmp_path / "ds" / "splits.csv").write_text("id,split\nimg/p0.png,train\n")
     with pytest.raises(MedbenchError, match="11 image\\(s\\) not listed"):
-        _csv_spec(split={"file": "splits.csv"}).load(tmp_path)
+        load_data(_csv_spec(split={"file": "splits.csv"}), tmp_path)
 
 
 @pytest.mark.parametrize("rows, header, message", [
@@ -311,7 +311,7 @@ def test_a_split_file_fixes_the_split_and_must_list_every_image(tmp_path: Path):
 def test_bad_csv_lists_are_clear_errors(tmp_path: Path, rows, header, message):
     _csv_tree(tmp_path / "ds", rows, header=header)
     with pytest.raises(MedbenchError, match=message):
-        _csv_spec(split=FRACTIONS).load(tmp_path)
+        load_data(_csv_spec(split=FRACTIONS), tmp_path)
 
 
 def test_split_export_from_the_command_line(tmp_path: Path):
@@ -324,9 +324,9 @@ def test_split_export_from_the_command_line(tmp_path: Path):
 
 
 def test_folder_status_says_where_the_folder_is_expected(tmp_path: Path):
-    assert get_task("kvasir-seg").status(tmp_path) == ("missing", str(tmp_path / "Kvasir-SEG"))
+    assert data_status(get_task("kvasir-seg"), tmp_path) == ("missing", str(tmp_path / "Kvasir-SEG"))
     _seg_tree(tmp_path / "Kvasir-SEG")
-    assert get_task("kvasir-seg").status(tmp_path) == ("present", str(tmp_path / "Kvasir-SEG"))
+    assert data_status(get_task("kvasir-seg"), tmp_path) == ("present", str(tmp_path / "Kvasir-SEG"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,11 +344,11 @@ def _train_test_tree(root: Path, per_class: int = 10) -> Path:
 def test_val_from_train_keeps_the_release_test_split_and_moves_a_seeded_part_of_train(tmp_path: Path):
     _train_test_tree(tmp_path / "xr")
     args = {"root": "xr", "images": {"train": "train", "test": "test"}, "split": {"val_from_train": 0.2, "seed": 0}}
-    rows = folders.folder_splits(_spec("image_folders", args), tmp_path)
+    rows = item_splits(_spec("image_folders", args), tmp_path)
     by_split = {s: {k for k, _, sp in rows if sp == s} for s in ("train", "val", "test")}
     assert (len(by_split["train"]), len(by_split["val"]), len(by_split["test"])) == (24, 6, 6)
     assert all(k.startswith("test/") for k in by_split["test"]) and all(k.startswith("train/") for k in by_split["val"])
-    other = folders.folder_splits(_spec("image_folders", {**args, "split": {"val_from_train": 0.2, "seed": 1}}), tmp_path)
+    other = item_splits(_spec("image_folders", {**args, "split": {"val_from_train": 0.2, "seed": 1}}), tmp_path)
     assert {k for k, _, s in other if s == "val"} != by_split["val"]
 
 
@@ -359,12 +359,12 @@ def test_val_from_train_moves_whole_groups(tmp_path: Path):
     args = {"root": "xr", "images": {"train": "train", "test": "test"}, "split": {"val_from_train": 0.3, "seed": 0},
             "groups": {"file": "groups.csv", "id_column": "image", "group_column": "patient"}}
     with pytest.raises(MedbenchError, match="crosses splits"):  # p0 holds train and test images: the release mixes them
-        folders.folder_splits(_spec("image_folders", args), tmp_path)
+        item_splits(_spec("image_folders", args), tmp_path)
     for test_file in (root / "test").rglob("*.png"):
         test_file.rename(test_file.with_name(f"t{test_file.name}"))
     (root / "groups.csv").write_text("image,patient\n" + "".join(
         f"{p.stem},{p.parent.parent.name}{p.stem[:3]}{int(p.stem.lstrip('t')[3:]) // 2}\n" for p in root.rglob("*.png")))
-    rows = folders.folder_splits(_spec("image_folders", args), tmp_path)
+    rows = item_splits(_spec("image_folders", args), tmp_path)
     where: dict[str, set[str]] = {}
     for _, group, split in rows:
         where.setdefault(group, set()).add(split)
@@ -375,11 +375,11 @@ def test_train_and_test_folders_without_val_from_train_are_a_clear_error(tmp_pat
     _train_test_tree(tmp_path / "xr")
     spec = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"}})
     with pytest.raises(MedbenchError, match=r"give train and test only.*val_from_train"):
-        folders.folder_splits(spec, tmp_path)
+        item_splits(spec, tmp_path)
     bad = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"},
                                   "split": {"val_from_train": 1.5}})
     with pytest.raises(MedbenchError, match="between 0 and 1"):
-        folders.folder_splits(bad, tmp_path)
+        item_splits(bad, tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,14 +412,14 @@ def test_copies_together_keeps_each_copy_family_in_one_split(tmp_path: Path, mon
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path / "home"))
     families = _copies_tree(tmp_path / "pets")
     spec = _spec("image_folders", {"root": "pets", "split": {**FRACTIONS, "seed": 3}, "copies": "together"})
-    rows = {key: (group, split) for key, group, split in folders.folder_splits(spec, tmp_path)}
+    rows = {key: (group, split) for key, group, split in item_splits(spec, tmp_path)}
     for members in families.values():
         assert len({rows[m][1] for m in members}) == 1, members  # one split per family
         assert len({rows[m][0] for m in members}) == 1  # one group, named after a member
     singles = [key for key in rows if not any(key in f for f in families.values())]
     assert all(rows[key][0] == key for key in singles)  # pictures without copies stay their own group
     assert list((tmp_path / "home" / "copies").glob("*.json"))  # clustered once, cached
-    apart = {k: s for k, _, s in folders.folder_splits(_spec("image_folders", {"root": "pets", "split": {
+    apart = {k: s for k, _, s in item_splits(_spec("image_folders", {"root": "pets", "split": {
         **FRACTIONS, "seed": 3}}), tmp_path)}
     assert any(len({apart[m] for m in members}) > 1 for members in families.values())  # what the option prevents
 
@@ -429,7 +429,7 @@ def test_copies_together_needs_a_split_the_harness_draws(tmp_path: Path):
     spec = _spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test", "val": "test"},
                                    "copies": "together"})
     with pytest.raises(MedbenchError, match="copies: together needs a split the harness draws"):
-        folders.folder_splits(spec, tmp_path)
+        item_splits(spec, tmp_path)
     with pytest.raises(MedbenchError, match="copies must be together or apart"):
-        folders.folder_splits(_spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"},
+        item_splits(_spec("image_folders", {"root": "xr", "images": {"train": "train", "test": "test"},
                                                       "split": {"val_from_train": 0.2}, "copies": "yes"}), tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.data import data_status
 from harness.tasks import get_task
 from tests.conftest import assert_one_line_error, invoke
 
@@ -12,11 +13,11 @@ def test_a_folder_under_another_name_is_linked_where_the_card_looks(isolated_hom
     copy = tmp_path / "kvasir_seg_200"
     (copy / "images").mkdir(parents=True)
     (copy / "masks").mkdir()
-    assert get_task("kvasir-seg").status().state == "missing"
+    assert data_status(get_task("kvasir-seg")).state == "missing"
     out = invoke("data", "link", "kvasir-seg", str(copy))
     link = isolated_home / "data" / "Kvasir-SEG"
     assert link.is_symlink() and link.resolve() == copy.resolve() and "(present)" in out.stdout
-    assert get_task("kvasir-seg").status() == ("present", str(link))
+    assert data_status(get_task("kvasir-seg")) == ("present", str(link))
     assert_one_line_error(invoke("data", "link", "kvasir-seg", str(copy), check=False), "already finds its data")
     link.unlink()
 
@@ -26,7 +27,7 @@ def test_a_medmnist_file_is_linked_under_its_published_name(isolated_home: Path,
     copy.write_bytes(b"not checked here: `data verify` does that")
     invoke("data", "link", "breastmnist", str(copy))
     link = isolated_home / "data" / "breastmnist.npz"
-    assert link.resolve() == copy.resolve() and get_task("breastmnist").status().state == "present"
+    assert link.resolve() == copy.resolve() and data_status(get_task("breastmnist")).state == "present"
     link.unlink()
 
 

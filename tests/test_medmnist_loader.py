@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.data import load_data
 from harness.errors import MedbenchError
 from harness.tasks import get_task
 
@@ -12,7 +13,7 @@ from harness.tasks import get_task
     ("pneumoniamnist", (2428, 270, 468)),  # labels (N, 1); a balanced subset of the official split
 ])
 def test_real_medmnist_files_load_with_either_label_shape(shared_data: Path, name: str, sizes):
-    data = get_task(name).load(shared_data / "medmnist")
+    data = load_data(get_task(name), shared_data / "medmnist")
     assert (len(data.train), len(data.val), len(data.test)) == sizes
     for split in (data.train, data.val, data.test):
         assert split.images.shape[1:] == (28, 28, 1) and split.images.dtype == np.uint8
@@ -37,7 +38,7 @@ def test_truncated_npz_is_a_clear_error(shared_data: Path, tmp_path: Path):
     blob = (shared_data / "medmnist" / "breastmnist.npz").read_bytes()
     (tmp_path / "breastmnist.npz").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(MedbenchError, match="truncated or corrupt"):
-        get_task("breastmnist").load(tmp_path)
+        load_data(get_task("breastmnist"), tmp_path)
 
 
 def test_missing_key_is_named(tmp_path: Path):
@@ -45,7 +46,7 @@ def test_missing_key_is_named(tmp_path: Path):
     del arrays["val_labels"]
     _write_npz(tmp_path / "breastmnist.npz", **arrays)
     with pytest.raises(MedbenchError, match="no 'val_labels' array"):
-        get_task("breastmnist").load(tmp_path)
+        load_data(get_task("breastmnist"), tmp_path)
 
 
 def test_length_mismatch_is_named(tmp_path: Path):
@@ -53,9 +54,9 @@ def test_length_mismatch_is_named(tmp_path: Path):
     arrays["test_labels"] = arrays["test_labels"][:3]
     _write_npz(tmp_path / "breastmnist.npz", **arrays)
     with pytest.raises(MedbenchError, match="test has 4 images but 3 labels"):
-        get_task("breastmnist").load(tmp_path)
+        load_data(get_task("breastmnist"), tmp_path)
 
 
 def test_missing_file_says_where_it_was_expected(tmp_path: Path):
     with pytest.raises(MedbenchError, match=str(tmp_path / "breastmnist.npz")):
-        get_task("breastmnist").load(tmp_path)
+        load_data(get_task("breastmnist"), tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from harness.audit.shortcuts import task_shortcuts
-from harness.data.folders import folder_files, folder_splits
+from harness.data import data_files, item_splits, load_data
 from harness.tasks import SourceSpec, TaskSpec, get_task
 from tests.conftest import invoke
 
@@ -37,7 +37,7 @@ def _without_copy_clusters(spec: TaskSpec) -> TaskSpec:
 @pytest.mark.parametrize("name", [n for n in REAL_CARDS if n != "lc25000-lung"])
 def test_each_card_lists_its_files_into_the_declared_split_sizes(name: str, shared_data: Path):
     spec = get_task(name)
-    files = folder_files(spec, shared_data)
+    files = data_files(spec, shared_data)
     assert Counter(split for _, split in files) == Counter(spec.splits)
     labels = Counter(item.label for item, _ in files)
     assert sorted(labels) == list(range(spec.num_classes))  # every class has files
@@ -50,7 +50,7 @@ def test_each_card_lists_its_files_into_the_declared_split_sizes(name: str, shar
 def test_lc25000_keeps_copies_together_and_lists_all_its_files(shared_data: Path):
     spec = get_task("lc25000-lung")
     assert spec.source.args["copies"] == "together"
-    files = folder_files(_without_copy_clusters(spec), shared_data)
+    files = data_files(_without_copy_clusters(spec), shared_data)
     assert len(files) == sum(spec.splits.values()) == 2100
     assert Counter(item.label for item, _ in files) == {0: 700, 1: 700, 2: 700}
 
@@ -73,21 +73,21 @@ def test_copies_together_groups_rotated_and_mirrored_real_histology_tiles(shared
     spec = replace(get_task("lc25000-lung"), source=SourceSpec("image_folders", {
         "root": "lc", "classes": ["lung_aca", "lung_n", "lung_scc"], "copies": "together",
         "split": {"fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 0}}))
-    rows = {key: (group, split) for key, group, split in folder_splits(spec, tmp_path)}
+    rows = {key: (group, split) for key, group, split in item_splits(spec, tmp_path)}
     for path in source[:6]:
         family = [f"lung_aca/{path.stem}{suffix}" for suffix in ("", "_r90", "_flip")]
         assert len({rows[k] for k in family}) == 1, family  # one group, one split
 
 
 def test_kermany_keeps_the_release_test_split(shared_data: Path):
-    files = folder_files(get_task("kermany-cxr"), shared_data)
+    files = data_files(get_task("kermany-cxr"), shared_data)
     assert {item.key.split("/")[0] for item, split in files if split == "test"} == {"test"}
     assert {item.key.split("/")[0] for item, split in files if split == "val"} == {"train"}
     assert Counter(item.label for item, split in files if split == "test") == {0: 234, 1: 390}
 
 
 def test_ham10000_groups_are_the_lesion_ids(shared_data: Path):
-    files = folder_files(get_task("ham10000"), shared_data)
+    files = data_files(get_task("ham10000"), shared_data)
     assert all(item.group.startswith("HAM_") for item, _ in files)
 
 
@@ -96,7 +96,7 @@ def test_busi_loads_at_64_px_gray_and_its_audit_reports_copies_and_shortcuts(sha
                                                                              monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))  # decoded once here, read from this cache by the audit
     spec = get_task("busi-cls")
-    data = spec.load(shared_data)
+    data = load_data(spec, shared_data)
     assert data.train.images.shape[1:] == (64, 64, 1) and data.train.images.dtype == np.uint8
     result = invoke("data", "audit", "busi-cls", "--data-dir", str(shared_data), "--json")
     report = json.loads(result.stdout)

@@ -12,6 +12,7 @@ import timm
 import torch
 from safetensors.torch import save_file
 
+from harness.data import load_data
 from harness.data.batches import BatchTransform, TensorSplit
 from harness.errors import MedbenchError
 from harness.objectives import ClassificationObjective
@@ -112,7 +113,7 @@ def test_a_size_uses_the_medmnist_plus_file_of_that_size_when_present_else_resiz
     _medmnist_file(tmp_path / "breastmnist_64.npz", 64)
     card, source = size_matched(breast, 64, tmp_path)
     assert card.name == "breastmnist_64" and source == {"card": "breastmnist_64", "native_size": 64, "resized": False}
-    assert len(card.load(tmp_path).train) == 6
+    assert len(load_data(card, tmp_path).train) == 6
     plan = plan_task(breast, quick, Regime(image_size=64), tmp_path)
     assert plan.data_task.name == "breastmnist_64" and plan.task.name == "breastmnist" and plan.regime.tag == "px64"
     # the size a protocol already uses is no override: same record name, same pixels

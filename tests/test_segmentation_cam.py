@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from harness.cam import class_activation_maps, localisation_scores
+from harness.data import load_data
 from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.inits import resolve_init
 from harness.metrics import SegmentationEvaluator
@@ -65,7 +66,7 @@ def test_localisation_scores_on_known_maps():
 @pytest.mark.slow
 def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path, full_work: None):
     task = get_task("synth-histo-cls")  # the family whose lesions carry the class signal most plainly
-    data = task.load(None)
+    data = load_data(task)
     protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
     record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
                       progress=False, artifact_dir=tmp_path)
@@ -102,7 +103,7 @@ def test_quick_protocol_on_real_kvasir_beats_the_all_foreground_predictor(shared
     run_cli("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "quick", "--image-size", str(KVASIR_SIZE),
             "--tasks", "kvasir-seg", "--seeds", "0", "--data-dir", str(data_dir), "--out", str(tmp_path / "out"), "--quiet")
     (record,) = read_records(tmp_path / "out")
-    val = prepare_split(get_task("kvasir-seg").load(data_dir).val, KVASIR_SIZE, "segmentation", CPU)
+    val = prepare_split(load_data(get_task("kvasir-seg"), data_dir).val, KVASIR_SIZE, "segmentation", CPU)
     trivial = all_foreground_metrics(val.targets.numpy())
     assert record["status"] == "ok"
     assert record["val_metrics"]["iou"] > trivial["iou"] + 0.05, (record["val_metrics"]["iou"], trivial["iou"])

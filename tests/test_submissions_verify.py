@@ -22,6 +22,7 @@ import timm
 import torch
 from PIL import Image
 
+from harness.data import load_data
 from harness.errors import MedbenchError
 from harness.inits import resolve_init
 from harness.submissions.download import download_cache, fetch_https
@@ -242,7 +243,7 @@ def test_the_init_source_verifies_and_carries_the_manifest(tmp_path, weights, mo
 
 def test_check_images_finds_exact_and_re_encoded_copies(tmp_path):
     task = get_task("synth-xray-cls")
-    test_images = task.load().split("test").images
+    test_images = load_data(task).split("test").images
     folder = tmp_path / "pretraining"
     (folder / "sub").mkdir(parents=True)
     Image.fromarray(test_images[3][..., 0]).save(folder / "copy.png")

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.data import LOADERS, synthetic
-from harness.data.synthetic import FAMILIES, GENERATOR_VERSION, contact_sheet, generate
+from harness.data import load_data, synthetic
+from harness.data.loader import LOADERS
+from harness.data.phantoms.families import FAMILIES
+from harness.data.phantoms.generate import GENERATOR_VERSION, contact_sheet, generate
 from harness.errors import MedbenchError, UnknownNameError
 from harness.tasks import REPO_TASK_DIR, SourceSpec, TaskSpec, parse_card
 
@@ -130,7 +132,7 @@ def test_contact_sheet_has_one_row_per_class() -> None:
 
 def test_loader_is_registered_and_splits_are_disjoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
-    data = LOADERS.get("synthetic")(_spec("histo"), {"family": "histo"}, None)
+    data = LOADERS.get("synthetic").load(_spec("histo"), {"family": "histo"}, None)
     assert [len(data.split(s)) for s in ("train", "val", "test")] == [6, 3, 3]
     assert data.train.masks is not None and data.train.masks.shape == (6, 32, 32)
     seen = {img.tobytes() for s in ("train", "val", "test") for img in data.split(s).images}
@@ -139,20 +141,20 @@ def test_loader_is_registered_and_splits_are_disjoint(tmp_path: Path, monkeypatc
 
 def test_data_seed_changes_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
-    assert _spec("xray", seed=0).load().sha256 != _spec("xray", seed=1).load().sha256
+    assert load_data(_spec("xray", seed=0)).sha256 != load_data(_spec("xray", seed=1)).sha256
 
 
 def test_segmentation_targets_are_the_masks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
-    seg = _spec("ultrasound", kind="segmentation").load()
-    cls = _spec("ultrasound").load()
+    seg = load_data(_spec("ultrasound", kind="segmentation"))
+    cls = load_data(_spec("ultrasound"))
     np.testing.assert_array_equal(seg.train.targets, cls.train.masks)
     assert seg.train.targets.dtype == np.uint8 and seg.train.masks is None
 
 
 def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
-    first = _spec("fundus", seed=5).load()
+    first = load_data(_spec("fundus", seed=5))
     files = sorted(p.name for p in (tmp_path / "synthetic").iterdir())
     expected = [f"fundus-s5-32px-{s}-{n}-v{GENERATOR_VERSION}.npz" for s, n in (("test", 3), ("train", 6), ("val", 3))]
     assert files == expected
@@ -161,17 +163,17 @@ def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         raise AssertionError("regenerated although a valid cache exists")
 
     monkeypatch.setattr(synthetic, "generate", refuse)
-    second = _spec("fundus", seed=5).load()
+    second = load_data(_spec("fundus", seed=5))
     assert second.sha256 == first.sha256
 
 
 @pytest.mark.parametrize("damage", [b"not a zip file", b""])
 def test_corrupt_cache_is_regenerated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
-    good = _spec("ct").load()
+    good = load_data(_spec("ct"))
     path = tmp_path / "synthetic" / f"ct-s0-32px-train-6-v{GENERATOR_VERSION}.npz"
     path.write_bytes(damage)
-    again = _spec("ct").load()
+    again = load_data(_spec("ct"))
     assert again.sha256 == good.sha256
     with np.load(path) as npz:  # rewritten whole
         assert npz["images"].shape == (6, 32, 32, 1)
@@ -182,7 +184,7 @@ def test_unknown_family_suggests_the_closest(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
     spec = dataclasses.replace(_spec("xray"), source=SourceSpec("synthetic", {"family": "xrya"}))
     with pytest.raises(UnknownNameError, match="xray"):
-        spec.load()
+        load_data(spec)
     with pytest.raises(UnknownNameError):
         generate("nope", 1, 32, 0)
 
@@ -195,14 +197,14 @@ def test_unknown_family_suggests_the_closest(tmp_path: Path, monkeypatch: pytest
 ])
 def test_bad_source_args_say_what_to_fix(args: dict, message: str) -> None:
     with pytest.raises(MedbenchError, match=message):
-        LOADERS.get("synthetic")(_spec("xray"), args, None)
+        LOADERS.get("synthetic").load(_spec("xray"), args, None)
 
 
 def test_card_that_disagrees_with_its_family_is_rejected() -> None:
     with pytest.raises(MedbenchError, match="channels"):
-        LOADERS.get("synthetic")(dataclasses.replace(_spec("xray"), channels=3), {"family": "xray"}, None)
+        LOADERS.get("synthetic").load(dataclasses.replace(_spec("xray"), channels=3), {"family": "xray"}, None)
     with pytest.raises(MedbenchError, match="label_names"):
-        LOADERS.get("synthetic")(dataclasses.replace(_spec("xray"), label_names=("a", "b")), {"family": "xray"}, None)
+        LOADERS.get("synthetic").load(dataclasses.replace(_spec("xray"), label_names=("a", "b")), {"family": "xray"}, None)
 
 
 def _card(name: str) -> TaskSpec:
@@ -227,5 +229,5 @@ def test_every_family_has_a_consistent_card(family: str) -> None:
 def test_a_card_loads_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDBENCH_HOME", str(tmp_path))
     spec = dataclasses.replace(_card("synth-xray-cls"), splits={"train": 3, "val": 3, "test": 3})
-    data = spec.load()
+    data = load_data(spec)
     assert data.train.images.shape == (3, 64, 64, 1) and data.test.targets.tolist() == [0, 1, 2]

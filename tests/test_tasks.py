@@ -57,3 +57,10 @@ def test_extra_task_dirs_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_unknown_task_suggests_the_closest():
     with pytest.raises(UnknownNameError, match="did you mean 'breastmnist'"):
         get_task("breastmnis")
+
+
+def test_every_audit_policy_a_card_may_name_is_implemented():
+    from harness.audit import POLICIES
+
+    assert POLICIES.names() == sorted(task_module.AUDIT_POLICIES)
+    assert task_module.DEFAULT_AUDIT_POLICY in task_module.AUDIT_POLICIES

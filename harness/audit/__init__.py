@@ -6,9 +6,9 @@ Hashing is shared with the CPMID leakage check (`harness.hashing`).
 """
 
 from harness.audit.near import NearRule
-from harness.audit.policy import DEFAULT_POLICY, POLICIES, apply_audit_policy
+from harness.audit.policy import POLICIES, apply_audit_policy
 from harness.audit.result import Audit, Group, Member
 from harness.audit.store import audit_task, latest_audit
 
-__all__ = ["NearRule", "DEFAULT_POLICY", "POLICIES", "apply_audit_policy", "Audit", "Group", "Member",
+__all__ = ["NearRule", "POLICIES", "apply_audit_policy", "Audit", "Group", "Member",
            "audit_task", "latest_audit"]

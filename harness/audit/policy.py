@@ -1,4 +1,5 @@
-"""What a run does about a task's cross-split copies: the card's `audit_policy`, one registered entry each.
+"""What a run does about a task's cross-split copies: the card's `audit_policy`, one registered entry each
+for every name the card schema allows (harness.tasks.AUDIT_POLICIES).
 
 `warn` trains on the data as published and says how many copies cross splits; `drop-from-train`
 removes every train image that has an exact or near copy in val or test, so the fixed evaluation
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from harness.audit.result import Audit
+from harness.audit.store import audit_task
 from harness.data.arrays import TaskData
 from harness.registry import Registry
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 Policy = Callable[[TaskData, Audit], TaskData]
 POLICIES: Registry[Policy] = Registry("audit policy")
-DEFAULT_POLICY = "warn"
 
 
 @POLICIES.register("warn")
@@ -40,8 +41,6 @@ def apply_audit_policy(task: "TaskSpec", data: TaskData, data_dir: Path | None =
                        report: Callable[[str], Any] = print) -> tuple[TaskData, dict[str, Any]]:
     """The data a run trains on under the card's policy, and the record's `data_audit` field; the
     audit is computed once per data checksum and cached."""
-    from harness.audit.store import audit_task
-
     audit, _ = audit_task(task, data_dir, data)
     used = POLICIES.get(task.audit_policy)(data, audit)
     counts = audit.counts()

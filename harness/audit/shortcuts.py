@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from harness.data import data_files
+
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
 
@@ -138,11 +140,10 @@ def _cv_balanced_accuracy(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n
 def task_shortcuts(spec: "TaskSpec", data_dir: Path | None = None) -> list[Shortcut] | None:
     """The shortcuts of a folder dataset's files (all splits together); None for array files,
     whose pixels were already normalised by their publisher and carry no file properties."""
-    from harness.data.folders import FOLDER_LOADERS, folder_files
-
-    if spec.source.loader not in FOLDER_LOADERS or spec.kind not in ("binary", "multiclass"):
+    files = data_files(spec, data_dir) if spec.kind in ("binary", "multiclass") else None
+    if files is None:
         return None
-    items = [item for item, _ in folder_files(spec, data_dir)]
+    items = [item for item, _ in files]
     return shortcuts(read_properties([item.image for item in items]), [int(item.label) for item in items],
                      spec.label_names, [item.group or item.key for item in items])
 

@@ -13,8 +13,8 @@ from harness.atomic import write_text_atomic
 from harness.audit.find import find_copies
 from harness.audit.near import NearRule
 from harness.audit.result import Audit
+from harness.data import item_splits, load_data
 from harness.data.arrays import SPLITS, TaskData
-from harness.data.folders import FOLDER_LOADERS, folder_splits
 from harness.errors import MedbenchError
 from harness.names import safe_name
 from harness.paths import medbench_home
@@ -33,7 +33,7 @@ def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | 
                refresh: bool = False, rule: NearRule = NearRule()) -> tuple[Audit, bool]:
     """The audit of the task's data as loaded (`data`, or loaded from `data_dir`), and whether it came
     from the cache. A cached audit made with another rule or audit version is redone."""
-    data = data if data is not None else spec.load(data_dir)
+    data = data if data is not None else load_data(spec, data_dir)
     sha = data.sha256
     path = audit_root() / safe_name(spec.name, "task name") / f"{sha}.json"
     cached = None if refresh else _read(path)
@@ -67,9 +67,10 @@ def _read(path: Path) -> Audit | None:
 
 def _item_names(spec: "TaskSpec", data_dir: Path | None) -> dict[str, list[str]] | None:
     """File ids per split for folder datasets, in load order; array files only have indices."""
-    if spec.source.loader not in FOLDER_LOADERS:
+    rows = item_splits(spec, data_dir)
+    if rows is None:
         return None
     names: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for key, _, split in folder_splits(spec, data_dir):
+    for key, _, split in rows:
         names[split].append(key)
     return names

@@ -99,12 +99,13 @@ def verify(names: tuple[str, ...], data_dir: Path | None) -> None:
 def link(name: str, source: Path) -> None:
     """Use SOURCE (a folder or file you already have, under any name) as task NAME's data, via a symlink in
     $MEDBENCH_HOME/data; SOURCE itself is not touched."""
+    from harness.data import data_status
     from harness.data.local_copy import link_local_copy
     from harness.tasks import get_task
 
     spec = get_task(name)
     made = link_local_copy(spec, source)
-    click.echo(f"{spec.name}: {made} -> {source.expanduser().resolve()} ({spec.status()[0]})")
+    click.echo(f"{spec.name}: {made} -> {source.expanduser().resolve()} ({data_status(spec).state})")
 
 
 @data.command("splits")
@@ -115,13 +116,17 @@ def link(name: str, source: Path) -> None:
 def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
     """The split of a folder dataset as id,group,split: usable as the card's `split: {file: …}`."""
     from harness.atomic import write_text_atomic
-    from harness.data.folders import folder_splits
+    from harness.data import item_splits
     from harness.tasks import get_task
 
+    spec = get_task(name)
+    rows = item_splits(spec, data_dir)
+    if rows is None:
+        raise MedbenchError(f"task {spec.name} is not a folder dataset (loader {spec.source.loader})")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "group", "split"])
-    writer.writerows(folder_splits(get_task(name), data_dir))
+    writer.writerows(rows)
     if out is None:
         click.echo(buffer.getvalue(), nl=False)
     else:
@@ -143,12 +148,13 @@ def audit(names: tuple[str, ...], every: bool, data_dir: Path | None, as_json: b
     from harness.audit import audit_task
     from harness.audit.report import describe
     from harness.audit.shortcuts import describe_shortcuts, task_shortcuts
+    from harness.data import data_status
     from harness.tasks import get_task, tasks
 
     if bool(split_list(names)) == every:
         raise MedbenchError("name the task(s) to audit, or pass --all (not both)")
     specs = [get_task(n) for n in split_list(names)] or [tasks().get(n) for n in tasks().names()]
-    absent = [spec.name for spec in specs if every and spec.status(data_dir).state in ("missing", "downloadable")]
+    absent = [spec.name for spec in specs if every and data_status(spec, data_dir).state in ("missing", "downloadable")]
     audited = [spec for spec in specs if spec.name not in absent]
     if not audited:
         raise MedbenchError(f"no task has its data in {data_dir or 'the default data folder'}; "

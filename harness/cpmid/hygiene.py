@@ -22,6 +22,7 @@ import numpy as np
 from harness.copies import Catalogue, CopyRule, Reference, copy_pairs, pairs_between
 from harness.cpmid.pixels import conform
 from harness.cpmid.shards import Staging
+from harness.data import data_status, load_data
 from harness.tasks import get_task
 
 REASONS = ("leakage", "exact_duplicate", "near_duplicate")
@@ -56,11 +57,11 @@ class LeakageIndex:
         images, owners, absent = [np.zeros((0, size, size, channels), np.uint8)], [], {}
         for name in names:
             spec = get_task(name)
-            status = spec.status(data_dir)
+            status = data_status(spec, data_dir)
             if status.state in ("missing", "downloadable"):
                 absent[name] = status.where
                 continue
-            data = spec.load(data_dir)
+            data = load_data(spec, data_dir)
             for split in ("val", "test"):
                 images.append(conform(data.split(split).images, size, channels))
                 owners.extend((name, split, i) for i in range(len(data.split(split))))

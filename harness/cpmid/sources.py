@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.cpmid.recipe import SOURCE_KINDS, RecipeSource
+from harness.data import load_data
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
 from harness.tasks import SourceSpec, TaskSpec, get_task
@@ -88,7 +89,7 @@ def resolve(source: RecipeSource, size: int, channels: int) -> ResolvedSource:
 
 def load_candidates(resolved: ResolvedSource, data_dir: Path | None, seed: int) -> Candidates:
     """The chosen splits of one source, capped, in the seeded screening order."""
-    data = resolved.spec.load(data_dir)
+    data = load_data(resolved.spec, data_dir)
     parts = [data.split(split) for split in resolved.source.splits]
     targets = np.concatenate([_multi_hot(p.targets, resolved) for p in parts])
     origin = np.concatenate([np.stack([np.full(len(p), SPLITS.index(s)), np.arange(len(p))], axis=1)

@@ -1,49 +1,54 @@
-"""Dataset loaders, one per on-disk format, all producing `TaskData` of uint8 arrays.
+"""Task data: how the rest of the code reaches a card's data, whatever its on-disk format.
 
-A loader is `load(spec, args, data_dir) -> TaskData`, registered under its format name in
-`LOADERS`; importing this package registers the built-in ones. A loader may also register a
-status check in `STATUS_CHECKS` (same name) that says, without loading anything, whether its
-data is present and where it is expected (`medbench tasks list`).
+Each format is one `Loader` (harness.data.loader) registered in `LOADERS`: `medmnist` (.npz files),
+`image_folders` / `image_mask_folders` / `csv_list` (folders of image files), `synthetic` (generated
+phantoms), and plugins through the entry-point group `medbench.loaders`. Importing this package
+registers the built-in ones; every loader produces `TaskData` of uint8 arrays.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING
 
-from harness.data.arrays import SPLITS, ArrayDataset, TaskData
-from harness.paths import medbench_home
-from harness.registry import Registry
+from harness.data import folders, medmnist, synthetic  # noqa: F401  (register the built-in loaders)
+from harness.data.arrays import TaskData
+from harness.data.loader import LOADERS, DataStatus, Item, Loader
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
 
 
-class DataStatus(NamedTuple):
-    state: str  # present | downloadable | missing | generated
-    where: str  # the file or folder found, or where it is expected
+def loader_of(spec: "TaskSpec") -> Loader:
+    """The card's loader; a plugin's entry point may name a bare load function instead of a `Loader`."""
+    entry = LOADERS.get(spec.source.loader)
+    return entry if isinstance(entry, Loader) else Loader(entry)
 
 
-Loader = Callable[["TaskSpec", dict[str, Any], "Path | None"], TaskData]
-StatusCheck = Callable[["TaskSpec", dict[str, Any], "Path | None"], DataStatus]
-LOADERS: Registry[Loader] = Registry("data loader", entry_point_group="medbench.loaders")
-STATUS_CHECKS: Registry[StatusCheck] = Registry("data status check", entry_point_group="medbench.status_checks")
-
-from harness.data import folders, medmnist, synthetic  # noqa: E402,F401  (register built-in loaders)
-
-
-@STATUS_CHECKS.register("synthetic")
-def synthetic_status(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> DataStatus:
-    """Synthetic tasks are rendered on first use and cached: never missing, nothing to download."""
-    return DataStatus("generated", str(medbench_home() / "synthetic"))
+def load_data(spec: "TaskSpec", data_dir: Path | None = None) -> TaskData:
+    """The card's three splits, read by its loader (from `data_dir`, then where the loader looks by default)."""
+    return loader_of(spec).load(spec, dict(spec.source.args), data_dir)
 
 
 def data_status(spec: "TaskSpec", data_dir: Path | None = None) -> DataStatus:
-    """The loader's status check, or `unknown` for a loader (e.g. a plugin) that has none."""
-    if spec.source.loader not in STATUS_CHECKS:
+    """present / downloadable / missing / generated, and where, without loading anything; `unknown` for a
+    loader (e.g. a plugin) that cannot tell."""
+    if spec.source.loader not in LOADERS:
         return DataStatus("unknown", "")
-    return STATUS_CHECKS.get(spec.source.loader)(spec, dict(spec.source.args), data_dir)
+    check = loader_of(spec).status
+    return DataStatus("unknown", "") if check is None else check(spec, dict(spec.source.args), data_dir)
 
 
-__all__ = ["SPLITS", "ArrayDataset", "TaskData", "LOADERS", "Loader", "STATUS_CHECKS", "StatusCheck",
-           "DataStatus", "data_status"]
+def data_files(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[Item, str]] | None:
+    """Every file with its split, in load order, without decoding; None for array files (items are indices)."""
+    files = loader_of(spec).files
+    return None if files is None else files(spec, dict(spec.source.args), data_dir)
+
+
+def item_splits(spec: "TaskSpec", data_dir: Path | None = None) -> list[tuple[str, str, str]] | None:
+    """(id, group, split) of every file, without decoding: to inspect or freeze a split as a file."""
+    files = data_files(spec, data_dir)
+    return None if files is None else [(item.key, item.group or item.key, split) for item, split in files]
+
+
+__all__ = ["load_data", "data_status", "data_files", "item_splits", "loader_of"]

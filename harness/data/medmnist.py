@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.data import LOADERS, STATUS_CHECKS, DataStatus
 from harness.data.arrays import SPLITS, ArrayDataset, TaskData
 from harness.data.checks import card_labels
 from harness.data.download import default_data_dir
+from harness.data.loader import LOADERS, DataStatus, Loader
 from harness.errors import MedbenchError
 from harness.zipcap import check_zip
 
@@ -43,7 +43,6 @@ def medmnist_path(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None)
                         f"{fix} --data-dir to the folder holding it")
 
 
-@STATUS_CHECKS.register("medmnist")
 def medmnist_status(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> DataStatus:
     """present (where found), else downloadable or missing at the place fetch would put it."""
     found = next((path for path in candidate_paths(args, data_dir) if path.is_file()), None)
@@ -76,7 +75,6 @@ def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Pa
     return ArrayDataset(np.ascontiguousarray(images), targets)
 
 
-@LOADERS.register("medmnist")
 def load_medmnist(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
     path = medmnist_path(spec, args, data_dir)
     arrays = _read_npz(path)
@@ -114,3 +112,6 @@ def describe_medmnist_layout(path: Path) -> str:
         counts.append(f"{split} {images[1][0]}")
     pixels = "×".join(str(d) for d in layout["train_images"][1][1:])
     return f"{' / '.join(counts)} of {pixels}"
+
+
+LOADERS.add("medmnist", Loader(load_medmnist, medmnist_status))

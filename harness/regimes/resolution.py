@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness.data import data_status
 from harness.tasks import TaskSpec, tasks
 
 _SIZE_SUFFIX = re.compile(r"_(\d+)$")
@@ -35,7 +36,8 @@ def size_matched(task: TaskSpec, size: int, data_dir: Path | None) -> tuple[Task
         registry = tasks()
         for name in registry.names():
             other = registry.get(name)
-            if other.image_size == size and _same_dataset(other, task) and other.status(data_dir).state == "present":
+            if other.image_size == size and _same_dataset(other, task) and \
+                    data_status(other, data_dir).state == "present":
                 return other, as_is(other, size)
     return task, as_is(task, size)
 

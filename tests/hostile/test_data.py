@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.data import load_data
 from harness.data.checks import check_not_empty, split_size_warning
 from harness.errors import MedbenchError
 from harness.tasks import parse_card
@@ -73,7 +74,7 @@ REFUSED = [
 def test_bad_npz_content_is_refused(tmp_path: Path, change: dict[str, Any], message: str):
     """As a run reads the data: load, then the run's check that every split has images."""
     with pytest.raises(MedbenchError) as info:
-        check_not_empty(_card(), _card().load(_write(tmp_path, **change)))
+        check_not_empty(_card(), load_data(_card(), _write(tmp_path, **change)))
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
@@ -87,7 +88,7 @@ def test_bad_multilabel_labels_are_refused(tmp_path: Path, kind: str, labels: tu
                                            change: dict[str, Any], message: str):
     arrays = {f"{s}_labels": np.zeros((N, len(labels)), np.uint8) for s in ("train", "val", "test")}
     with pytest.raises(MedbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        _card(kind, labels).load(_write(tmp_path, **{**arrays, **change}))
+        load_data(_card(kind, labels), _write(tmp_path, **{**arrays, **change}))
 
 
 @pytest.mark.parametrize("labels", [
@@ -95,17 +96,17 @@ def test_bad_multilabel_labels_are_refused(tmp_path: Path, kind: str, labels: tu
     case("labels-squeezed", np.array([0, 1] * 3, dtype=np.int64), risk="silent", issue=False),
 ])
 def test_labels_that_mean_class_ids_are_accepted(tmp_path: Path, labels: np.ndarray):
-    data = _card().load(_write(tmp_path, train_labels=labels))
+    data = load_data(_card(), _write(tmp_path, train_labels=labels))
     assert data.train.targets.dtype == np.int64 and data.train.targets.tolist() == [0, 1] * 3
 
 
 @pytest.mark.parametrize("sizes", [case("split-sizes-differ-from-card", (N, N, N - 2), risk="silent")])
 def test_split_sizes_other_than_the_card_are_stated(tmp_path: Path, sizes: tuple[int, int, int]):
-    data = _card().load(_write(tmp_path, test_images=np.zeros((N - 2, 28, 28), np.uint8),
+    data = load_data(_card(), _write(tmp_path, test_images=np.zeros((N - 2, 28, 28), np.uint8),
                                test_labels=np.zeros((N - 2, 1), np.uint8)))
     warning = split_size_warning(_card(), data)
     assert warning is not None and f"{N}/{N}/{N - 2}" in warning and f"{N}/{N}/{N}" in warning
-    assert split_size_warning(_card(), _card().load(_write(tmp_path))) is None
+    assert split_size_warning(_card(), load_data(_card(), _write(tmp_path))) is None
 
 
 def _bomb(inflated: int) -> bytes:
@@ -123,6 +124,6 @@ def _bomb(inflated: int) -> bytes:
 def test_hostile_npz_files_are_refused_before_they_are_inflated(tmp_path: Path, blob: bytes, message: str):
     (tmp_path / "hostile.npz").write_bytes(blob)
     with pytest.raises(MedbenchError) as info:
-        _card().load(tmp_path)
+        load_data(_card(), tmp_path)
     assert message in str(info.value) and "\n" not in str(info.value)
 
