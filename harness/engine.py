@@ -187,8 +187,10 @@ class TrainingRun:
         return evaluator.compute()
 
     def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True,
-            checkpoint: Path | None = None, time_inference: bool = True) -> Outcome:
-        """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`.
+            checkpoint: Path | None = None, time_inference: bool = True,
+            report: Callable[[str], None] | None = None) -> Outcome:
+        """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`
+        (and says so through `report`).
 
         `time_inference=False` leaves out the inference timing a caller that keeps no efficiency figures
         (pretraining) would throw away."""
@@ -198,15 +200,16 @@ class TrainingRun:
         state = FitState()
         if checkpoint is not None and checkpoint.is_file():
             state = self._restore(checkpoint, optimizer, scheduler)
+            if report is not None:
+                report(f"resuming from epoch {state.next_epoch} of {p.epochs} (the checkpoint's last finished epoch)")
         outcome = Outcome(status="ok", history=state.history)
         image_shape = tuple(train.images.shape[1:])
-        with PeakMemory(self.device) as peak:
+        with PeakMemory(self.device) as peak, run_bar(state, p.epochs, steps_per_epoch,
+                                                       disable=not progress or not distributed.is_main()) as bar:
             start_wall = time.perf_counter()
-            bar = tqdm(range(state.next_epoch, p.epochs), desc="epochs (resumed)" if state.resumed else "epochs",
-                       initial=state.next_epoch, total=p.epochs, leave=False,
-                       disable=not progress or not distributed.is_main())
-            for epoch in bar:
-                train_loss = self._train_epoch(train, optimizer, scheduler, state)
+            for epoch in range(state.next_epoch, p.epochs):
+                bar.set_description(_epoch_label(epoch, p.epochs, state.resumed), refresh=False)
+                train_loss = self._train_epoch(train, optimizer, scheduler, state, bar)
                 if not math.isfinite(train_loss):
                     outcome.status = "diverged"
                     outcome.error = f"training loss became {train_loss} in epoch {epoch}; lower the learning rate"
@@ -248,8 +251,9 @@ class TrainingRun:
         return outcome
 
     def _train_epoch(self, train: TensorSplit, optimizer: torch.optim.Optimizer,
-                     scheduler: torch.optim.lr_scheduler.LRScheduler, state: "FitState") -> float:
-        """One pass over the training split; returns the mean loss (NaN/Inf once the loss stops being finite)."""
+                     scheduler: torch.optim.lr_scheduler.LRScheduler, state: "FitState", bar: tqdm) -> float:
+        """One pass over the training split, one tick of the run's bar per step; returns the mean loss (NaN/Inf once
+        the loss stops being finite)."""
         self.model.train()
         tic = time.perf_counter()
         loss_sum, seen = torch.zeros((), device=self.device), 0
@@ -257,6 +261,7 @@ class TrainingRun:
             index = index.to(self.device)
             loss_sum += self.train_step(train.images[index], train.targets[index], optimizer, scheduler) * len(index)
             seen += len(index)
+            bar.update()
             if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(distributed.total(loss_sum)):
                 break
         if self.device.type == "cuda":
@@ -292,6 +297,18 @@ class TrainingRun:
         if payload["cuda_rng"]:
             torch.cuda.set_rng_state_all(payload["cuda_rng"])
         return FitState(**{**payload["fit_state"], "resumed": True})
+
+
+def run_bar(state: "FitState", epochs: int, steps_per_epoch: int, disable: bool) -> tqdm:
+    """One bar for the whole fit, counted in training steps so it moves within an epoch and its estimate covers every
+    epoch left; a resumed fit's bar starts at the epochs its checkpoint holds."""
+    return tqdm(total=epochs * steps_per_epoch, initial=state.next_epoch * steps_per_epoch, leave=False, disable=disable,
+                desc=_epoch_label(min(state.next_epoch, epochs - 1), epochs, state.resumed),  # all done: the last one
+                bar_format="{l_bar}{bar}| {remaining} left{postfix}")
+
+
+def _epoch_label(epoch: int, epochs: int, resumed: bool) -> str:
+    return f"epoch {epoch + 1} of {epochs}{' (resumed)' if resumed else ''}"
 
 
 @dataclass

@@ -86,7 +86,7 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
     folder = out or release_folder(recipe, backbone, protocol.name)
     checkpoint = folder.parent / f".{folder.name}.checkpoint.pt"  # a killed pretraining resumes from here
     outcome = run.fit(device_splits["train"], device_splits["val"], device_splits["val"], progress=progress,
-                      checkpoint=checkpoint, time_inference=False)  # a release keeps no speed figures
+                      checkpoint=checkpoint, time_inference=False, report=report)  # a release keeps no speed figures
     if outcome.status != "ok":
         raise MedbenchError(f"pretraining {backbone} on {recipe} {outcome.status}: {outcome.error}")
     config = release_config(backbone, num_classes, channels, image_size, cpmid.label_names, manifest, protocol, outcome.metrics)

@@ -70,3 +70,29 @@ def test_an_absurd_learning_rate_is_recorded_as_diverged():
     outcome = run.fit(_toy_split(), _toy_split(seed=1), _toy_split(seed=2), progress=False)
     assert outcome.status == "diverged" and "lower the learning rate" in outcome.error
     assert outcome.metrics == {}
+
+
+def test_a_resumed_fit_says_where_it_picks_up_and_its_one_bar_starts_there(tmp_path, capsys, monkeypatch):
+    protocol = SMOKE.with_overrides(epochs=2, batch_size=16, augmentation="none")  # 64 images: 4 steps an epoch
+
+    def training_run() -> TrainingRun:
+        torch.manual_seed(0)
+        model = build_classifier("test_resnet", 2, 1, 16)  # timm's tiny test model: checkpoints of a few hundred kB
+        return TrainingRun(model, objective_for("binary", 2, protocol), protocol, 0, BatchTransform((0.5,), (0.25,), "none", CPU), CPU)
+
+    splits, checkpoint = (_toy_split(), _toy_split(seed=1), _toy_split(seed=2)), tmp_path / "fit.pt"
+    one_epoch = TrainingRun._train_epoch
+    epochs = iter([one_epoch])
+    monkeypatch.setattr(TrainingRun, "_train_epoch", lambda *args: next(epochs)(*args))  # killed during the second epoch
+    with pytest.raises(StopIteration):
+        training_run().fit(*splits, progress=False, checkpoint=checkpoint, time_inference=False)
+    monkeypatch.undo()
+    capsys.readouterr()
+
+    said = []
+    outcome = training_run().fit(*splits, checkpoint=checkpoint, time_inference=False, report=said.append)
+    assert said == ["resuming from epoch 1 of 2 (the checkpoint's last finished epoch)"]
+    frames = [f.strip() for f in capsys.readouterr().err.split("\r") if f.strip()]
+    assert frames[0].startswith("epoch 2 of 2 (resumed):  50%|")  # one bar for the run, from the epoch it resumes at
+    assert frames[-1].startswith("epoch 2 of 2 (resumed): 100%|") and "left, loss=" in frames[-1]
+    assert outcome.status == "ok" and outcome.efficiency["resumed"] and [h["epoch"] for h in outcome.history] == [0, 1]

@@ -28,8 +28,9 @@ def home(tmp_path_factory, cpmid_synth: Path) -> Path:
 @pytest.mark.slow
 def test_pretrain_writes_a_hub_style_release_that_timm_reads(home: Path, tmp_path: Path):
     release = tmp_path / "release"
-    run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out", str(release),
-            "--quiet", env={"MEDBENCH_HOME": str(home)})
+    quiet = run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out",
+                    str(release), "--quiet", env={"MEDBENCH_HOME": str(home)})
+    assert "epoch 1 of 1" not in quiet.stderr  # --quiet: no progress bar
     assert sorted(p.name for p in release.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((release / "config.json").read_text())
     assert config["architecture"] == "resnet18" and config["medbench"]["recipe"] == "cpmid-synth"
@@ -64,8 +65,9 @@ def test_pretrain_push_uploads_the_release_to_the_hub(home: Path, tmp_path: Path
     release = tmp_path / "release"
     env = {"MEDBENCH_HOME": str(home), "HF_ENDPOINT": hub, "HF_TOKEN": "hf_fake_write_token",
            "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out", str(release),
-            "--quiet", "--push", "lab/cpmid-resnet18", env=env)
+    proc = run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out",
+                   str(release), "--push", "lab/cpmid-resnet18", env=env)
+    assert "epoch 1 of 1: 100%|" in proc.stderr  # one bar for the whole pretraining (tests/test_engine.py: after a resume)
     uploaded = FakeHub.repos["models/lab/cpmid-resnet18"]
     assert {name: uploaded[name] for name in ("model.safetensors", "config.json", "README.md")} == \
         {name: (release / name).read_bytes() for name in ("model.safetensors", "config.json", "README.md")}
