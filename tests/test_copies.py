@@ -129,13 +129,14 @@ def test_bad_images_are_refused_with_a_clear_error():
 def test_look_alikes_of_one_source_are_not_copies_in_a_reference_that_mixes_sources():
     """Verification subtracts each source's own mean picture: with one mean over derm + CT pictures,
     the CT anatomy is only half removed and 100 new CT pictures 'copy' the kept ones (the old cpmid-synth
-    build lost 158 CT images that way)."""
+    build lost 158 CT images that way). 40 queries: too few for a mean picture of their own, so the
+    second opinion with the queries' mean cannot stand in for the labels."""
     from harness.tasks import get_task
 
     derm = load_data(get_task("synth-derm-cls")).split("train").images[:300]
-    ct = load_data(get_task("synth-ct-cls")).split("train").images[:400]
+    ct = load_data(get_task("synth-ct-cls")).split("train").images[:340]
     queries = ct[300:]
     labelled = Catalogue.joined([Catalogue.of(derm, source=0), Catalogue.of(ct[:300], source=1)])
     assert pairs_between(Catalogue.of(queries, source=1), labelled) == []
     one_source = Catalogue.of(list(derm) + list(ct[:300]))
-    assert len(pairs_between(Catalogue.of(queries), one_source)) > 20  # what labelling sources prevents
+    assert len(pairs_between(Catalogue.of(queries), one_source)) > 10  # what labelling sources prevents

@@ -1,4 +1,11 @@
-"""Exact and near copies among one dataset's splits, grouped: what an audit is made of."""
+"""Copies among one dataset's splits, grouped: what an audit is made of.
+
+The shared copy matcher (`harness.copies`, the one the CPMID leakage check and `submit validate
+--check-images` use) searches every split against every other and against itself: exact copies (same
+decoded pixels), near copies (resized, re-encoded, re-toned) and transformed ones (cropped, squashed,
+flipped, rotated). Pictures enter the matcher one at a time (it keeps a 4 KB working image of each),
+so memory grows with the number of pictures, not their pixels.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +13,52 @@ from typing import Callable
 
 import numpy as np
 
-from harness.audit.near import NearPair, NearRule, near_pairs
 from harness.audit.result import Group, Member
+from harness.copies import Catalogue, CopyPair, CopyRule, clusters_of, copy_pairs
 from harness.data.arrays import SPLITS
-from harness.hashing import exact_hashes
 
 
-def find_copies(splits: dict[str, np.ndarray], rule: NearRule,
+def find_copies(splits: dict[str, np.ndarray], rule: CopyRule,
                 names: dict[str, list[str]] | None = None) -> tuple[Group, ...]:
-    """Exact groups (any split; identical decoded pixels) and near groups (connected near pairs across
-    splits). `names` gives each image's file id where the dataset has one."""
-    digests = {split: exact_hashes(images) if len(images) else [] for split, images in splits.items()}
-    ids = _exact_ids(digests)
+    """Exact groups (identical decoded pixels, any split) and copy groups (pictures linked by near or
+    transformed copies, within or across splits). `names` gives each image's file id where the dataset
+    has one."""
+    order = [split for split in splits if len(splits[split])]
+    catalogue = Catalogue.joined([Catalogue.of(splits[split]) for split in order])
+    where = [(split, index) for split in order for index in range(len(splits[split]))]
 
-    def member(split: str, index: int) -> Member:
+    def member(position: int) -> Member:
+        split, index = where[position]
         return Member(split, index, names[split][index] if names else None)
 
-    exact: dict[str, list[Member]] = {}
-    for split, split_digests in digests.items():
-        for index, digest in enumerate(split_digests):
-            exact.setdefault(digest, []).append(member(split, index))
-    groups = [Group("exact", tuple(members)) for members in exact.values() if len(members) > 1]
-    groups += [_near_group(component, member) for component in _components(near_pairs(splits, ids, rule))]
+    exact: dict[str, list[int]] = {}
+    for position, digest in enumerate(catalogue.digests):
+        exact.setdefault(digest, []).append(position)
+    groups = [Group("exact", tuple(member(p) for p in members)) for members in exact.values() if len(members) > 1]
+    linked = [p for p in copy_pairs(catalogue, rule) if p.kind != "exact"]
+    groups += [_copy_group(pairs, member) for pairs in _components(len(catalogue), linked)]
     return tuple(sorted(groups, key=lambda g: (not g.crosses_splits, g.kind, [(m.split, m.index) for m in g.members])))
 
 
-def _exact_ids(digests: dict[str, list[str]]) -> dict[str, np.ndarray]:
-    """One integer per distinct image, so identical pairs can be told apart with array comparisons."""
-    numbering: dict[str, int] = {}
-    return {split: np.array([numbering.setdefault(d, len(numbering)) for d in split_digests], dtype=np.int64)
-            for split, split_digests in digests.items()}
-
-
-def _components(pairs: list[NearPair]) -> list[list[NearPair]]:
-    """Near pairs grouped by the images they link (union-find)."""
-    parent: dict[tuple[str, int], tuple[str, int]] = {}
-
-    def root(node: tuple[str, int]) -> tuple[str, int]:
-        while parent.setdefault(node, node) != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for p in pairs:
-        parent[root((p.split_a, p.index_a))] = root((p.split_b, p.index_b))
-    components: dict[tuple[str, int], list[NearPair]] = {}
-    for p in pairs:
-        components.setdefault(root((p.split_a, p.index_a)), []).append(p)
+def _components(n: int, pairs: list[CopyPair]) -> list[list[CopyPair]]:
+    """Copy pairs grouped by the pictures they link."""
+    clusters = clusters_of(n, pairs)
+    components: dict[int, list[CopyPair]] = {}
+    for pair in pairs:
+        components.setdefault(int(clusters[pair.query]), []).append(pair)
     return list(components.values())
 
 
-def _near_group(pairs: list[NearPair], member: Callable[[str, int], Member]) -> Group:
-    nodes = sorted({(p.split_a, p.index_a) for p in pairs} | {(p.split_b, p.index_b) for p in pairs},
-                   key=lambda n: (SPLITS.index(n[0]), n[1]))
-    position = {node: i for i, node in enumerate(nodes)}
-    links = tuple(sorted((position[(p.split_a, p.index_a)], position[(p.split_b, p.index_b)], p.distance, p.correlation)
-                         for p in pairs))
-    return Group("near", tuple(member(*node) for node in nodes), links)
+def _copy_group(pairs: list[CopyPair], member: Callable[[int], Member]) -> Group:
+    """A "transformed" group when any link needed a crop, squash, flip or rotation, else "near"."""
+    members = sorted({member(p.query) for p in pairs} | {member(p.reference) for p in pairs},
+                     key=lambda m: (SPLITS.index(m.split), m.index))
+    position = {(m.split, m.index): i for i, m in enumerate(members)}
+
+    def at(index: int) -> int:
+        m = member(index)
+        return position[m.split, m.index]
+
+    links = tuple(sorted((*sorted((at(p.query), at(p.reference))), p.kind, p.score) for p in pairs))
+    kind = "transformed" if any(p.kind == "transformed" for p in pairs) else "near"
+    return Group(kind, tuple(members), links)

@@ -15,9 +15,10 @@ def summary(audit: Audit) -> list[str]:
         f"images: {sizes} (data sha256 {audit.data_sha256[:12]}…, audited {audit.created_at} in {audit.seconds:.1f} s)",
         f"exact copies: {counts['exact_groups']} group(s): {counts['cross_split_exact']} across splits, "
         f"{counts['exact_within_split']} within one split",
-        f"near copies across splits: {counts['cross_split_near']} group(s) ({counts['near_pairs']} pair(s)); rule: "
-        f"pHash ≤ {rule['max_distance']} bits with shifts ≤ {rule['max_shift_px']} px, then aligned correlation "
-        f"≥ {rule['min_correlation']} (detail ≥ {rule['min_detail_correlation']})",
+        f"near copies across splits: {counts['cross_split_near']} group(s), {counts['cross_split_transformed']} of "
+        f"them cropped, squashed, flipped or rotated; within one split: {counts['within_split_copy_groups']} group(s) "
+        f"({counts['near_pairs']} pair(s) in all); rule: aligned correlation ≥ {rule['min_correlation']} "
+        f"(detail ≥ {rule['min_detail_correlation']}), docs/copies.md",
         f"train images with a copy in val or test: {counts['train_in_cross_split_groups']}",
     ]
 
@@ -40,4 +41,4 @@ def _group(group: Group) -> str:
     if group.kind == "exact":
         return f"exact  {members}"
     worst = min(c for _, _, _, c in group.pairs)
-    return f"near   {members}  (correlation ≥ {worst:.3f})"
+    return f"{group.kind:<6} {members}  (correlation ≥ {worst:.3f})"

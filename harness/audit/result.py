@@ -9,7 +9,7 @@ from typing import Any
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
 
-AUDIT_VERSION = 1  # bump when the search or the rule changes what is found: cached audits are redone
+AUDIT_VERSION = 2  # 2: the shared copy matcher (near and transformed groups, within splits too); bump when the search or the rule changes what is found: cached audits are redone
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,13 @@ class Member:
 
 @dataclass(frozen=True)
 class Group:
-    """Images that are copies of each other: `exact` (same decoded pixels) or `near` (confirmed
-    pairs, as (member, member, pHash distance, correlation), linking the members)."""
+    """Images that are copies of each other: `exact` (same decoded pixels), or `near` / `transformed`
+    (linked by confirmed pairs (member, member, pair kind, correlation); `transformed` when any link
+    needed a crop, squash, flip or rotation)."""
 
     kind: str
     members: tuple[Member, ...]
-    pairs: tuple[tuple[int, int, int, float], ...] = ()
+    pairs: tuple[tuple[int, int, str, float], ...] = ()
 
     @property
     def splits(self) -> list[str]:
@@ -45,13 +46,13 @@ class Group:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "splits": self.splits, "members": [m.to_dict() for m in self.members]}
         if self.pairs:
-            out["pairs"] = [{"a": a, "b": b, "distance": d, "correlation": c} for a, b, d, c in self.pairs]
+            out["pairs"] = [{"a": a, "b": b, "kind": k, "correlation": c} for a, b, k, c in self.pairs]
         return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Group":
         members = tuple(Member(m["split"], int(m["index"]), m.get("name")) for m in raw["members"])
-        pairs = tuple((int(p["a"]), int(p["b"]), int(p["distance"]), float(p["correlation"]))
+        pairs = tuple((int(p["a"]), int(p["b"]), str(p["kind"]), float(p["correlation"]))
                       for p in raw.get("pairs", ()))
         return cls(raw["kind"], members, pairs)
 
@@ -74,13 +75,18 @@ class Audit:
         return [g for g in self.groups if g.crosses_splits]
 
     def counts(self) -> dict[str, int]:
+        """`cross_split_near` counts every non-exact group across splits (near or transformed), so a
+        policy that reads it misses no kind; `cross_split_transformed` is its transformed part."""
         exact = self.exact()
+        linked = [g for g in self.groups if g.kind != "exact"]
         return {
             "exact_groups": len(exact),
             "exact_within_split": sum(not g.crosses_splits for g in exact),
             "cross_split_exact": sum(g.crosses_splits for g in exact),
-            "cross_split_near": sum(g.crosses_splits for g in self.groups if g.kind == "near"),
-            "near_pairs": sum(len(g.pairs) for g in self.groups if g.kind == "near"),
+            "cross_split_near": sum(g.crosses_splits for g in linked),
+            "cross_split_transformed": sum(g.crosses_splits for g in linked if g.kind == "transformed"),
+            "within_split_copy_groups": sum(not g.crosses_splits for g in linked),
+            "near_pairs": sum(len(g.pairs) for g in linked),
             "train_in_cross_split_groups": len(self.train_indices_in_cross_split_groups()),
         }
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import harness
 from harness.atomic import write_text_atomic
 from harness.audit.find import find_copies
-from harness.audit.near import NearRule
 from harness.audit.result import Audit
+from harness.copies import DEFAULT_RULE, CopyRule
 from harness.data import item_splits, load_data
 from harness.data.arrays import SPLITS, TaskData
 from harness.errors import MedbenchError
@@ -30,7 +30,7 @@ def audit_root() -> Path:
 
 
 def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | None = None,
-               refresh: bool = False, rule: NearRule = NearRule()) -> tuple[Audit, bool]:
+               refresh: bool = False, rule: CopyRule = DEFAULT_RULE) -> tuple[Audit, bool]:
     """The audit of the task's data as loaded (`data`, or loaded from `data_dir`), and whether it came
     from the cache. A cached audit made with another rule or audit version is redone."""
     data = data if data is not None else load_data(spec, data_dir)

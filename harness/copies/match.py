@@ -4,9 +4,10 @@ Each picture is held as a 64-px gray working image (`views`). The reference side
 several crop views (center and corner crops, one-side squashes), each embedding minus the mean
 embedding, so look-alikes of a standardised anatomy do not crowd out the copy; a query is searched
 in its 8 dihedral orientations, so flips and 90° rotations meet their original. Candidates are then
-verified: the crop box on the indexed side is refined by coordinate search, and the pair is a copy
-when the lightly blurred canvases correlate at least `min_correlation` and their band-passed
-versions at least `min_detail_correlation` (layout alone does not pass the second test).
+verified (`verify`): the crop box on the indexed side is refined by coordinate search, and the pair
+is a copy when the lightly blurred canvases correlate at least `min_correlation` and their
+band-passed versions at least `min_detail_correlation` (layout alone does not pass the second test),
+with each source's mean picture subtracted in either picture's frame.
 """
 
 from __future__ import annotations
@@ -21,24 +22,17 @@ from scipy.sparse.csgraph import connected_components
 
 from harness.copies.index import VectorIndex
 from harness.copies.rule import DEFAULT_RULE, CopyPair, CopyRule
+from harness.copies.verify import refine, second_opinion
 from harness.copies.views import (
-    CANVAS, FULL, LOW, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, correlation, embedding, exact_digest,
-    oriented, resampled, smooth_and_detail, standardised, working_image,
+    CANVAS, FULL, LOW, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, embedding, exact_digest, oriented,
+    resampled, standardised, working_image,
 )
 
 _EMBED_CHUNK = 1024  # images embedded at once
 _VERIFY_CHUNK = 1024  # candidate pairs verified at once
 _VIEWS_PER_CANDIDATE = 6  # vectors retrieved per candidate picture wanted
-_REFINE_STEPS = (0.06, 0.03, 0.03, 0.015, 0.01)  # box edge moves tried, in fractions of the side
-# After refinement step k, a pair more than (correlation, detail) margin below the rule's thresholds
-# stops: 1.5x the largest later gain of any confirmed copy among benchmarks/copy_eval.py's synthetic
-# pairs (busi, brain_mri). Most verified pairs are look-alikes, so this saves ~60 % of refinement.
-_GIVE_UP = ((0.27, 0.48), (0.14, 0.31), (0.14, 0.19), (0.03, 0.07))
-_MIN_SIDE = 0.35  # a refined box keeps at least this fraction of each side
 MIN_POPULATION = 50  # below this the mean picture is mostly the pictures themselves: not subtracted
 _NEAR_BOX = 0.04  # a match whose box is this close to the whole picture is "near", not "transformed"
-_MOVES = np.array([[s * (i == e) for e in range(4)] for i in range(4) for s in (-1, 1)]
-                  + [[s, s, 0, 0] for s in (-1, 1)] + [[0, 0, s, s] for s in (-1, 1)], dtype=np.float64)
 
 
 @dataclass
@@ -108,9 +102,11 @@ def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
         return []
     found = _exact_pairs(queries.digests, ref.catalogue.digests)
     exact = {(p.query, p.reference) for p in found}
-    forward = _verified(queries, _query_embeddings(queries, ref.mean), ref.catalogue, ref.views, ref.mean_picture, rule)
-    backward = _verified(ref.catalogue, ref.queries, queries, _ViewIndex(queries, ref.mean, rule),
-                         _mean_picture(queries), rule)
+    query_means = _mean_picture(queries)
+    forward = _verified(queries, _query_embeddings(queries, ref.mean), query_means, ref.catalogue, ref.views,
+                        ref.mean_picture, rule)
+    backward = _verified(ref.catalogue, ref.queries, ref.mean_picture, queries, _ViewIndex(queries, ref.mean, rule),
+                         query_means, rule)
     merged: dict[tuple[int, int], CopyPair] = {}
     for q, r, score, kind, detail in forward:
         merged[q, r] = CopyPair(q, r, score, kind, detail)
@@ -157,7 +153,8 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
         for j in members[1:]:
             found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
     ref = Reference(catalogue, rule)
-    for a, b, score, kind, detail in _verified(catalogue, ref.queries, catalogue, ref.views, ref.mean_picture, rule):
+    for a, b, score, kind, detail in _verified(catalogue, ref.queries, ref.mean_picture, catalogue, ref.views,
+                                               ref.mean_picture, rule):
         key = (min(a, b), max(a, b))
         if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
             found[key] = CopyPair(*key, score, kind, detail)
@@ -235,10 +232,11 @@ def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> list[np.ndarray
     return out
 
 
-def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: _ViewIndex,
-              b_mean_picture: "_MeanPictures", rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
+def _verified(a: Catalogue, a_queries: list[np.ndarray], a_mean_picture: "_MeanPictures", b: Catalogue,
+              b_views: _ViewIndex, b_mean_picture: "_MeanPictures", rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
     """(a index, b index, score, kind, detail score): a's whole pictures, oriented (`a_queries`),
-    against b's crop views (`b_views`)."""
+    against b's crop views (`b_views`); a pair that passes is scored again with a's mean picture
+    (`second_opinion`) and keeps the lower scores."""
     boxes = b_views.boxes
     out = []
     for s, queries in zip(range(0, len(a), _EMBED_CHUNK), a_queries):
@@ -255,10 +253,14 @@ def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: 
             a_idx, b_idx, orient, view = a_idx[keep], b_idx[keep], orient[keep], view[keep]
         for v in range(0, len(a_idx), _VERIFY_CHUNK):
             part = slice(v, v + _VERIFY_CHUNK)
-            corr, detail, box = _refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
+            corr, detail, box = refine(a.work[a_idx[part]], orient[part], b.work[b_idx[part]], boxes[view[part]],
                                         b_mean_picture[b_idx[part]], rule)
-            ok = (corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation)
-            for i in np.flatnonzero(ok):
+            ok = np.flatnonzero((corr >= rule.min_correlation) & (detail >= rule.min_detail_correlation))
+            if len(ok):
+                pa, pb = a_idx[part][ok], b_idx[part][ok]
+                again = second_opinion(a.work[pa], orient[part][ok], b.work[pb], box[ok], a_mean_picture[pa])
+                corr[ok], detail[ok] = np.minimum(corr[ok], again[0]), np.minimum(detail[ok], again[1])
+            for i in ok[(corr[ok] >= rule.min_correlation) & (detail[ok] >= rule.min_detail_correlation)]:
                 near = orient[part][i] == 0 and np.abs(box[i] - FULL).max() <= _NEAR_BOX
                 out.append((int(a_idx[part][i]), int(b_idx[part][i]), round(float(min(corr[i], 1.0)), 4),
                             "near" if near else "transformed", round(float(min(detail[i], 1.0)), 4)))
@@ -267,24 +269,27 @@ def _verified(a: Catalogue, a_queries: list[np.ndarray], b: Catalogue, b_views: 
 
 def _best_candidates(a_idx, b_idx, orient, view, scores, rule: CopyRule):
     """The `candidates` best b per (a, orientation) (a look-alike turned may outscore the copy
-    upright), then per (a, b) the best-scoring orientation and view."""
+    upright), then per (a, b) the best-scoring orientation and view. Sorted on combined integer keys
+    (two sort keys, not four: these sorts were a sixth of a whole search)."""
     keep = scores >= rule.min_retrieval_score
     a_idx, b_idx, orient, view, scores = a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
-    order = np.lexsort((-scores, b_idx, orient, a_idx))
-    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
-    first = np.ones(len(a_idx), bool)
-    first[1:] = (a_idx[1:] != a_idx[:-1]) | (orient[1:] != orient[:-1]) | (b_idx[1:] != b_idx[:-1])
-    a_idx, b_idx, orient, view, scores = a_idx[first], b_idx[first], orient[first], view[first], scores[first]
+    span = int(b_idx.max()) + 1 if len(b_idx) else 1
     group = a_idx * ORIENTATIONS + orient
+    order = np.lexsort((-scores, group * span + b_idx))
+    a_idx, b_idx, orient, view, scores, group = (x[order] for x in (a_idx, b_idx, orient, view, scores, group))
+    first = np.ones(len(a_idx), bool)
+    first[1:] = (group[1:] != group[:-1]) | (b_idx[1:] != b_idx[:-1])
+    a_idx, b_idx, orient, view, scores, group = (x[first] for x in (a_idx, b_idx, orient, view, scores, group))
     order = np.lexsort((-scores, group))
     a_idx, b_idx, orient, view, scores, group = (x[order] for x in (a_idx, b_idx, orient, view, scores, group))
     rank = np.arange(len(group)) - np.searchsorted(group, group, side="left")
     keep = rank < rule.candidates
     a_idx, b_idx, orient, view, scores = a_idx[keep], b_idx[keep], orient[keep], view[keep], scores[keep]
-    order = np.lexsort((-scores, b_idx, a_idx))
-    a_idx, b_idx, orient, view, scores = a_idx[order], b_idx[order], orient[order], view[order], scores[order]
+    pair = a_idx * span + b_idx
+    order = np.lexsort((-scores, pair))
+    a_idx, b_idx, orient, view, scores, pair = (x[order] for x in (a_idx, b_idx, orient, view, scores, pair))
     first = np.ones(len(a_idx), bool)
-    first[1:] = (a_idx[1:] != a_idx[:-1]) | (b_idx[1:] != b_idx[:-1])
+    first[1:] = pair[1:] != pair[:-1]
     return a_idx[first], b_idx[first], orient[first], view[first], scores[first]
 
 
@@ -312,73 +317,3 @@ def _mean_picture(catalogue: Catalogue) -> _MeanPictures:
             total += standardised(catalogue.work[members[s:s + _EMBED_CHUNK]].astype(np.float32)).sum(axis=0)
         means[g] = total / len(members)
     return _MeanPictures(means, source_of.reshape(-1))
-
-
-def _clipped(boxes: np.ndarray) -> np.ndarray:
-    out = boxes.copy()
-    out[..., [0, 2]] = np.maximum(out[..., [0, 2]], 0.0)
-    out[..., [1, 3]] = np.minimum(out[..., [1, 3]], 1.0)
-    return out
-
-
-def _valid(boxes: np.ndarray) -> np.ndarray:
-    return ((boxes[..., 1] - boxes[..., 0]) >= _MIN_SIDE) & ((boxes[..., 3] - boxes[..., 2]) >= _MIN_SIDE)
-
-
-def _refine(work_a: np.ndarray, orient: np.ndarray, work_b: np.ndarray, boxes: np.ndarray, mean_picture: np.ndarray,
-            rule: CopyRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Correlation and detail correlation of oriented whole picture a against the best box of b,
-    both minus the mean picture of b's source (`mean_picture`, one per pair) in that box, found by
-    coordinate search from the retrieved view's box
-    (pairs below `min_start_correlation` there are not refined: -1); and that box. A pair that falls
-    far enough below the thresholds after a step (`_GIVE_UP`) keeps the values it has reached."""
-    standard_a = standardised(oriented(canvases(work_a, FULL), orient))[:, None]
-    work_b = work_b.astype(np.float32)[:, None]
-    mean_picture = mean_picture[:, None]
-
-    def score(keep: np.ndarray | slice, candidate_boxes: np.ndarray, reps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores of pair keep[i] under boxes reps·i … reps·i + reps - 1 (pairs broadcast, not copied)."""
-        rows, cols = (m.reshape(-1, reps, CANVAS, WORK) for m in box_resamplers(candidate_boxes, len(candidate_boxes)))
-        shared = resampled(mean_picture[keep], rows, cols)
-        smooth_a, detail_a = smooth_and_detail((standard_a[keep] - shared).reshape(-1, CANVAS, CANVAS))
-        b = resampled(work_b[keep], rows, cols).reshape(-1, CANVAS, CANVAS)
-        smooth_b, detail_b = smooth_and_detail(standardised(b) - shared.reshape(b.shape))
-        return correlation(smooth_a, smooth_b), correlation(detail_a, detail_b)
-
-    box = boxes.astype(np.float64).copy()
-    corr, detail = score(slice(None), box, 1)
-    too_far = corr < rule.min_start_correlation
-    corr[too_far], detail[too_far] = -1.0, -1.0
-    live = np.flatnonzero(~too_far)
-    for k, step in enumerate(_REFINE_STEPS):
-        if not len(live):
-            break
-        box[live], corr[live], detail[live] = _refine_step(score, live, box[live], corr[live], detail[live], step)
-        if k < len(_GIVE_UP):
-            far_c, far_d = _GIVE_UP[k]
-            live = live[(corr[live] >= rule.min_correlation - far_c) & (detail[live] >= rule.min_detail_correlation - far_d)]
-    return corr, detail, box
-
-
-def _refine_step(score, live: np.ndarray, box: np.ndarray, corr: np.ndarray, detail: np.ndarray,
-                 step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One coordinate-search step of the `live` pairs' boxes: every edge takes its own best single
-    move at once; that or the best single move, whichever gains more, if it gains."""
-    n = np.arange(len(box))
-    tried = _clipped(box[:, None, :] + step * _MOVES[None, :, :])
-    c, d = score(live, tried.reshape(-1, 4), len(_MOVES))
-    gain = np.where(_valid(tried), (c + d).reshape(len(box), -1), -np.inf) - (corr + detail)[:, None]
-    edge_gain = gain[:, :8].reshape(len(box), 4, 2)
-    pick = edge_gain.argmax(axis=2)
-    delta = np.where(edge_gain.max(axis=2) > 0, step * np.where(pick == 0, -1.0, 1.0), 0.0)
-    joint = _clipped(box + delta)
-    jc, jd = score(live, joint, 1)
-    joint_gain = np.where(_valid(joint), jc + jd - corr - detail, -np.inf)
-    best = gain.argmax(axis=1)
-    single_gain = gain[n, best]
-    use_joint = (joint_gain >= single_gain) & (joint_gain > 0)
-    use_single = ~use_joint & (single_gain > 0)
-    box = np.where(use_joint[:, None], joint, np.where(use_single[:, None], tried[n, best], box))
-    corr = np.where(use_joint, jc, np.where(use_single, c.reshape(len(n), -1)[n, best], corr))
-    detail = np.where(use_joint, jd, np.where(use_single, d.reshape(len(n), -1)[n, best], detail))
-    return box, corr, detail
