@@ -51,14 +51,9 @@ def _components(n: int, pairs: list[CopyPair]) -> list[list[CopyPair]]:
 
 def _copy_group(pairs: list[CopyPair], member: Callable[[int], Member]) -> Group:
     """A "transformed" group when any link needed a crop, squash, flip or rotation, else "near"."""
-    members = sorted({member(p.query) for p in pairs} | {member(p.reference) for p in pairs},
-                     key=lambda m: (SPLITS.index(m.split), m.index))
-    position = {(m.split, m.index): i for i, m in enumerate(members)}
-
-    def at(index: int) -> int:
-        m = member(index)
-        return position[m.split, m.index]
-
-    links = tuple(sorted((*sorted((at(p.query), at(p.reference))), p.kind, p.score) for p in pairs))
+    pictures = sorted({p.query for p in pairs} | {p.reference for p in pairs},
+                      key=lambda i: (SPLITS.index(member(i).split), member(i).index))
+    position = {picture: i for i, picture in enumerate(pictures)}
+    links = tuple(sorted((*sorted((position[p.query], position[p.reference])), p.kind, p.score) for p in pairs))
     kind = "transformed" if any(p.kind == "transformed" for p in pairs) else "near"
-    return Group(kind, tuple(members), links)
+    return Group(kind, tuple(member(i) for i in pictures), links)
