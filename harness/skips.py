@@ -1,7 +1,8 @@
-"""Work a run may leave out because its caller does not check it: `MEDBENCH_SKIP=inference-timing,cams`.
+"""Work a run may leave out because its caller does not check it: `MEDBENCH_SKIP=inference-timing,cams,data-audit`.
 
-Real runs do everything (the variable is unset). The test suite sets it, because timing inference and
-drawing Grad-CAMs cost more CPU than the smoke training they follow; a record made with a skip says so in
+Real runs do everything (the variable is unset). The test suite sets it, because timing inference, drawing
+Grad-CAMs and auditing a task's splits for copies cost more CPU than the smoke training they follow; none of
+them changes a metric (an audit that would change the training data is never skipped); a record made with a skip says so in
 provenance.skipped_work (and, per kind, where the work would have been), so it is never mistaken for a full one.
 """
 
@@ -15,6 +16,8 @@ SKIP_ENV = "MEDBENCH_SKIP"
 KINDS = {
     "inference-timing": "inference is timed once without warm-up (efficiency.infer_warmup/infer_repeats say so)",
     "cams": "no Grad-CAMs or localisation scores (artifacts.cam_skipped says so)",
+    "data-audit": "no run-time copy audit where the card's audit_policy only warns (data_audit.skipped says so); "
+                  "a card whose policy changes the training data is audited anyway",
 }
 
 

@@ -15,10 +15,10 @@ from harness.skips import SKIP_ENV
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MEDBENCH = Path(sys.executable).with_name("medbench")
 
-# No test checks inference speed or Grad-CAMs unless it asks for them (the `full_work` fixture): together they
-# cost more CPU than the smoke training they follow. Set in os.environ, so `medbench` subprocesses inherit it;
+# No test checks inference speed, Grad-CAMs or a run's copy audit unless it asks for them (the `full_work`
+# fixture): together they cost more CPU than the smoke training they follow. Set in os.environ, so `medbench` subprocesses inherit it;
 # records made so say it in provenance.skipped_work. `MEDBENCH_SKIP= pytest` runs everything in full.
-os.environ.setdefault(SKIP_ENV, "inference-timing,cams")
+os.environ.setdefault(SKIP_ENV, "inference-timing,cams,data-audit")
 
 # Under pytest-xdist the workers share the cores: each (and each `medbench` it starts) gets its share of threads,
 # so that two workers do not run four busy-waiting OpenMP threads on two cores.
@@ -88,7 +88,7 @@ def link_cpmid_synth(cpmid_synth: Path, home: Path) -> None:
 
 @pytest.fixture
 def full_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For a test that checks inference timing or CAMs: nothing is skipped (in process and in subprocesses)."""
+    """For a test that checks inference timing, CAMs or a run's data audit: nothing is skipped (in process and in subprocesses)."""
     monkeypatch.delenv(SKIP_ENV, raising=False)
 
 

@@ -227,6 +227,7 @@ def test_real_folder_dataset_has_file_names_and_no_copies(shared_data: Path, tmp
 
 @pytest.mark.slow
 def test_a_run_applies_the_card_policy_and_records_it(planted_task, tmp_path: Path):
+    """Under the suite's MEDBENCH_SKIP=data-audit too: a policy that changes the training data is never skipped."""
     root, env = planted_task
     invoke("run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet",
             "--tasks", "planted-xray", "--data-dir", str(root), "--out", str(tmp_path), env=env)

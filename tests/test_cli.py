@@ -34,8 +34,10 @@ def test_a_smoke_run_writes_a_complete_record(smoke_records):
 def test_the_same_smoke_run_twice_gives_identical_metrics(smoke_records, tmp_path: Path):
     invoke(*SMOKE_CELL, "--out", str(tmp_path))  # with the test skips: they leave out CAM scores, change no other metric
     (again,) = read_records(tmp_path)
-    assert again["provenance"]["skipped_work"] == ["cams", "inference-timing"]
+    assert again["provenance"]["skipped_work"] == ["cams", "data-audit", "inference-timing"]
     assert again["artifacts"]["cam_skipped"].startswith("MEDBENCH_SKIP") and again["efficiency"]["infer_repeats"] == 1
+    assert again["data_audit"] == {"policy": "warn", "skipped": "MEDBENCH_SKIP=data-audit"}
+    assert smoke_records[0]["data_audit"]["cross_split_exact"] == 0  # the full run audited its data
     full = smoke_records[0]["metrics"]
     assert again["metrics"] == {name: value for name, value in full.items() if not name.startswith("cam_")}
     assert any(name.startswith("cam_") for name in full)

@@ -17,6 +17,7 @@ from harness.audit.result import Audit
 from harness.audit.store import audit_task
 from harness.data.arrays import TaskData
 from harness.registry import Registry
+from harness.skips import SKIP_ENV, skips
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
@@ -40,7 +41,10 @@ def drop_from_train(data: TaskData, audit: Audit) -> TaskData:
 def apply_audit_policy(task: "TaskSpec", data: TaskData, data_dir: Path | None = None,
                        report: Callable[[str], Any] = print) -> tuple[TaskData, dict[str, Any]]:
     """The data a run trains on under the card's policy, and the record's `data_audit` field; the
-    audit is computed once per data checksum and cached."""
+    audit is computed once per data checksum and cached. Under MEDBENCH_SKIP=data-audit a card that only
+    warns is not audited (the note says so): nothing it trains on would change."""
+    if task.audit_policy == "warn" and skips("data-audit"):
+        return data, {"policy": task.audit_policy, "skipped": f"{SKIP_ENV}=data-audit"}
     audit, _ = audit_task(task, data_dir, data)
     used = POLICIES.get(task.audit_policy)(data, audit)
     counts = audit.counts()

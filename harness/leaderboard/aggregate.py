@@ -118,7 +118,9 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
         entry.init_provenance = entry.init_provenance or {k: v for k, v in init_prov.items() if k != "manifest"}
         entry.cams.extend(_cams(record, path, root))
         # the task page shows the card and the dataset audit its runs applied (duplicates across splits)
-        cards.setdefault(row["task"], {**(prov.get("task_card") or {}), "data_audit": record.get("data_audit")})
+        card = cards.setdefault(row["task"], {**(prov.get("task_card") or {}), "data_audit": record.get("data_audit")})
+        if (card["data_audit"] or {}).get("skipped") and not (record.get("data_audit") or {}).get("skipped"):
+            card["data_audit"] = record.get("data_audit")  # a run that audited says more than one that skipped it
     if not rows:
         raise MedbenchError(f"no result records in {results}; run `medbench run --out {results}` first")
     return pd.DataFrame(rows), entries, cards

@@ -35,7 +35,7 @@ def _full_disk_in_checkpoint(*args: Any, **kwargs: Any) -> None:
 def test_a_disk_filling_up_during_a_run_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str,
                                                  replacement: Any, message: str):
     monkeypatch.setattr(target, replacement)
-    monkeypatch.setenv(SKIP_ENV, "inference-timing")  # Grad-CAMs drawn: the suite turns them off elsewhere
+    monkeypatch.setenv(SKIP_ENV, "inference-timing,data-audit")  # Grad-CAMs drawn: the suite turns them off elsewhere
     out = tmp_path / "out"
     result = invoke("run", "--tasks", "synth-xray-cls", "--backbone", "test_resnet", "--protocol", "smoke",
                     "--out", str(out), "--quiet", check=False)
