@@ -107,7 +107,7 @@ def as_task_data(splits: dict[str, np.ndarray]) -> TaskData:
     return TaskData(*(ArrayDataset(splits[s], np.arange(len(splits[s])) % 2) for s in ("train", "val", "test")))
 
 
-def test_policies_keep_or_drop_train_copies_and_say_so():
+def test_policies_keep_or_drop_train_copies_and_say_so(full_work: None):
     data = as_task_data(planted_splits("xray", 28))
     spec = dataclasses.replace(get_task("breastmnist"), name="audit-policy-test")  # only name and policy matter
     said: list[str] = []
