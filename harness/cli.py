@@ -9,8 +9,7 @@ from tabulate import tabulate
 
 from harness.commands import exit_if_runs_not_ok, parse_seeds, resumes_on_rerun, split_list, user_errors
 from harness.errors import MedbenchError
-
-DEFAULT_METRICS = ("accuracy", "balanced_accuracy", "auroc")
+from harness.metric_catalogue import RESULTS_TABLE
 
 
 @click.group()
@@ -148,7 +147,7 @@ def inits_check(init: str, backbone: str) -> None:
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--metric", "metrics", multiple=True, default=DEFAULT_METRICS, show_default=True)
+@click.option("--metric", "metrics", multiple=True, default=RESULTS_TABLE, show_default=True)
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write the summary as CSV.")
 @user_errors
 def results(folder: Path, metrics: tuple[str, ...], csv_path: Path | None) -> None:

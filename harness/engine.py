@@ -31,12 +31,12 @@ from harness.efficiency import (
     measure_inference,
 )
 from harness.errors import MedbenchError
+from harness.metric_catalogue import HISTORY
 from harness.objectives import Objective, selection_score
 from harness.protocols import Protocol
 from harness.skips import skips
 
 DIVERGENCE_CHECK_EVERY = 20  # steps between loss finiteness checks (each check syncs the device)
-HISTORY_METRICS = ("accuracy", "auroc", "iou", "dice")
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -217,7 +217,7 @@ class TrainingRun:
                     break
                 val_metrics = self.evaluate(val)
                 state.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
-                                      **{f"val_{k}": val_metrics.get(k) for k in HISTORY_METRICS + (self.objective.select_on,)
+                                      **{f"val_{k}": val_metrics.get(k) for k in HISTORY + (self.objective.select_on,)
                                          if k in val_metrics}})
                 bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_metrics.get(self.objective.select_on) or 0:.3f}")
                 value = self._selection_value(val_metrics)

@@ -24,6 +24,10 @@ class MetricSpec:
     high: float = float("inf")
 
     @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+    @property
     def sign(self) -> int:
         """+1 when higher is better: multiply a difference by it to make 'better' positive."""
         return 1 if self.direction == "higher" else -1
@@ -57,10 +61,16 @@ EFFICIENCY = tuple(MetricSpec(*m) for m in (
 CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in QUALITY + EFFICIENCY}
 
 
-def metric_range(name: str) -> tuple[float, float]:
-    """The values a metric can take; unbounded for a name the catalogue does not know."""
-    spec = CATALOGUE.get(name)
-    return (spec.low, spec.high) if spec else (float("-inf"), float("inf"))
+# Named selections: every list of metric names medbench uses lives here, next to the entries it names.
+RANK_ORDER = ("balanced_accuracy", "auroc", "accuracy", "f1_macro", "ece", "iou", "dice")  # leaderboard default
+RESULTS_TABLE = ("accuracy", "balanced_accuracy", "auroc")  # `medbench results` columns by default
+HEADLINE = ("accuracy", "balanced_accuracy", "auroc", "iou", "dice")  # the one-line report of a finished run
+HISTORY = ("accuracy", "auroc", "iou", "dice")  # validation metrics kept per epoch in a record's history
+
+
+def lookup(name: str) -> MetricSpec:
+    """The catalogue entry; a name it does not know (a newer record's figure) is shown as is, higher better, unbounded."""
+    return CATALOGUE.get(name) or MetricSpec(name, "higher", name, low=float("-inf"))
 
 
 def quality_metric(name: object, where: str) -> MetricSpec:

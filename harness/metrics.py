@@ -27,14 +27,9 @@ from torchmetrics.functional.classification import (
 )
 
 from harness.errors import MedbenchError
-from harness.metric_catalogue import CATALOGUE
 
 ECE_BINS = 15
 IOU_DEFINITION = "dataset-level (pixels pooled over the split)"
-
-HIGHER_IS_BETTER: dict[str, bool] = {name: spec.direction == "higher" for name, spec in CATALOGUE.items()}
-"""Direction of every scalar we rank by (model selection, leaderboards): True = higher is better."""
-
 
 # ---------------------------------------------------------------------------------------------
 # classification

@@ -13,7 +13,8 @@ from typing import Any, Protocol as TypingProtocol
 import torch
 from torch import nn
 
-from harness.metrics import HIGHER_IS_BETTER, ClassificationEvaluator, SegmentationEvaluator
+from harness.metric_catalogue import lookup
+from harness.metrics import ClassificationEvaluator, SegmentationEvaluator
 from harness.protocols import Protocol
 
 
@@ -89,4 +90,4 @@ def selection_score(metrics: dict[str, Any], select_on: str) -> float:
         value = metrics.get(name)
     if value is None:
         return -math.inf
-    return value if HIGHER_IS_BETTER.get(name, True) else -value
+    return value * lookup(name).sign

@@ -31,6 +31,7 @@ from harness.gridprogress import GridProgress
 from harness.engine import SpeedOptions, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
+from harness.metric_catalogue import HEADLINE
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
@@ -214,7 +215,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
                     checkpoint.unlink(missing_ok=True)
             written.append(path)
             grid.finished()
-            headline = {k: record["metrics"].get(k) for k in ("accuracy", "balanced_accuracy", "auroc", "iou", "dice")}
+            headline = {k: record["metrics"].get(k) for k in HEADLINE}
             shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
             variant = f" [{plan.regime.tag}]" if plan.regime.tag else ""
             report(f"{task.name}{variant} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")

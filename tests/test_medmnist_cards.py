@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from harness.cpmid.recipe import load_recipe
-from harness.metrics import HIGHER_IS_BETTER
+from harness.metric_catalogue import CATALOGUE
 from harness.tasks import REPO_TASK_DIR, get_task, tasks
 from tests.conftest import assert_one_line_error, read_records, invoke
 
@@ -65,7 +65,7 @@ def test_standard_suite_is_declared_once_and_kept_out_of_cpmid():
     specs = [get_task(name) for name in suite["tasks"]]
     assert [s.kind for s in specs].count("segmentation") == 2 and len(specs) == 5
     assert len({s.modality for s in specs}) == 5 and set(suite["why"]) == set(suite["tasks"])
-    assert all(metric["higher_is_better"] == HIGHER_IS_BETTER[metric["name"]] for metric in suite["metrics"])
+    assert all(metric["higher_is_better"] == CATALOGUE[metric["name"]].higher_is_better for metric in suite["metrics"])
     excluded = set(load_recipe("cpmid-medmnist").exclude_tasks)
     for spec in specs:
         family = spec.name.split("_")[0]

@@ -19,8 +19,8 @@ from sklearn.metrics import (
 )
 
 from harness.errors import MedbenchError
+from harness.metric_catalogue import CATALOGUE, HEADLINE, HISTORY, RANK_ORDER, RESULTS_TABLE
 from harness.metrics import (
-    HIGHER_IS_BETTER,
     ClassificationEvaluator,
     SegmentationEvaluator,
     classification_metrics,
@@ -234,6 +234,8 @@ def test_every_ranked_scalar_has_a_direction() -> None:
     classification = classification_metrics("multiclass", logits, targets, 3)
     segmentation = segmentation_metrics(*_masks(8, 2, 3), 3)
     scalars = {k for k, v in {**classification, **segmentation}.items() if isinstance(v, float)}
-    assert scalars <= set(HIGHER_IS_BETTER)
-    assert HIGHER_IS_BETTER["ece"] is False
+    assert scalars <= set(CATALOGUE)
+    assert CATALOGUE["ece"].higher_is_better is False
+    named = RANK_ORDER + RESULTS_TABLE + HEADLINE + HISTORY  # every list of metric names the code uses
+    assert set(named) <= set(CATALOGUE)
     assert all(not math.isnan(v) for v in classification.values() if isinstance(v, float))

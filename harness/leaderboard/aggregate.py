@@ -24,7 +24,7 @@ from harness.leaderboard.definition import Definition, default_definition
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
 from harness.leaderboard.public import page_slug
-from harness.metric_catalogue import EFFICIENCY, MetricSpec, metric_range
+from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
 from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars
 from harness.zipcap import check_zip
 
@@ -207,7 +207,7 @@ def _summaries(values: pd.DataFrame) -> pd.DataFrame:
     stats = values.groupby(CELL + ["metric"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     stats = stats.rename(columns={"std": "sd", "count": "n"})
     low, high = t_interval(stats["mean"], stats["sd"], stats["n"])
-    ranges = np.array([metric_range(name) for name in stats["metric"]], dtype=float).reshape(-1, 2)
+    ranges = np.array([(lookup(name).low, lookup(name).high) for name in stats["metric"]], dtype=float).reshape(-1, 2)
     stats["ci_low"] = np.maximum(low, ranges[:, 0])  # a t interval ignores that an AUROC cannot pass 1:
     stats["ci_high"] = np.minimum(high, ranges[:, 1])  # clipped to the metric's range, as the legend says
     return stats

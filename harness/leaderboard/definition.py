@@ -7,6 +7,7 @@ exist. The first metric a task reports, in the definition's order, ranks that ta
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from harness.errors import MedbenchError
-from harness.metric_catalogue import CATALOGUE, DIRECTIONS, MetricSpec, quality_metric
+from harness.metric_catalogue import CATALOGUE, DIRECTIONS, RANK_ORDER, MetricSpec, quality_metric
 from harness.results import DEFAULT_MODE, FULL_BUDGET
 from harness.schema import check_mapping
 
@@ -23,8 +24,7 @@ DEFAULT_BASELINE = ("imagenet", "scratch")
 
 
 # What a definition made from the records alone shows, in ranking order (the first a task reports ranks it).
-DEFAULT_METRICS = tuple(CATALOGUE[name] for name in
-                        ("balanced_accuracy", "auroc", "accuracy", "f1_macro", "ece", "iou", "dice"))
+DEFAULT_METRICS = tuple(CATALOGUE[name] for name in RANK_ORDER)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _metric(raw: Any, where: str) -> MetricSpec:
         raise MedbenchError(f"{where}: metric {name!r}: direction must be higher or lower, not {direction!r}")
     if direction != known.direction:
         raise MedbenchError(f"{where}: metric {name!r} is better {known.direction}, not {direction}; fix its direction")
-    return MetricSpec(name, direction, str(raw.get("label") or known.label))
+    return dataclasses.replace(known, label=str(raw.get("label") or known.label))  # range and direction: the catalogue's
 
 
 def _why(value: Any, where: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, th
 from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front, t_interval
-from harness.metric_catalogue import CATALOGUE, EFFICIENCY, MetricSpec
+from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
 from harness.results import slug
 
 HERE = Path(__file__).resolve().parent
@@ -193,7 +193,7 @@ def _efficiency_plots(view: View) -> list[dict[str, Any]]:
 
 def _metric_spec(view: View, name: str) -> MetricSpec:
     ranked = next((m for m in view.metrics if m.name == name), None)
-    return ranked or CATALOGUE.get(name) or MetricSpec(name, "higher", name)
+    return ranked or lookup(name)
 
 
 def _regime_sections(view: View) -> list[dict[str, Any]]:
