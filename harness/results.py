@@ -1,14 +1,13 @@
 """Result records: one JSON file per (task, init, backbone, protocol, seed), diffable and versioned.
 
 Records are written atomically (temp file, fsync, rename), never contain NaN, and carry the
-provenance needed to reproduce them. Loading tolerates older schema versions.
+provenance needed to reproduce them. What a record holds, and how older schema versions are read,
+is `harness.record.RunRecord`; this module is about files: names, atomic writes, reading folders.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,29 +17,12 @@ import numpy as np
 from harness.atomic import write_atomic, write_text_atomic
 from harness.errors import MedbenchError
 from harness.names import safe_name
-
-SCHEMA_VERSION = 1
-STATUSES = ("ok", "diverged", "failed")
-DEFAULT_MODE = "finetune"  # what a record without `mode` was: records predate evaluation regimes
-FULL_BUDGET = "full"  # label budget of a run on every training label
-
-
-def json_safe(value: Any) -> Any:
-    """Replace NaN/Inf by None recursively and turn tuples/numpy scalars into JSON types."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from harness.record import RunRecord, dumps, parse_json
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Serialise first (a bad value raises before anything is touched), then write atomically."""
-    write_text_atomic(path, json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text_atomic(path, dumps(data))
 
 
 def slug(text: str) -> str:
@@ -64,23 +46,18 @@ def write_test_predictions(path: Path, targets: np.ndarray, probs: np.ndarray) -
     write_atomic(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
-def _no_constants(name: str) -> float:
-    raise ValueError(f"{name} is not a number a record may hold (medbench writes null for undefined values)")
-
-
-def load_record(path: Path) -> dict[str, Any]:
-    """A record as written by `write_json_atomic`: a JSON object with no NaN/Infinity and a known schema version."""
+def read_json(path: Path) -> Any:
+    """A JSON file as medbench writes them (no NaN/Infinity); an unreadable one is one line naming it."""
     try:
-        record = json.loads(path.read_text(), parse_constant=_no_constants)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise MedbenchError(f"{path} is not a readable result record ({exc}); delete it and re-run") from None
-    if not isinstance(record, dict):
-        raise MedbenchError(f"{path} holds a JSON {type(record).__name__}, not a result record (an object); "
-                            "move it out of the results folder")
-    version = record.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise MedbenchError(f"{path}: schema_version {version!r} is not one this medbench reads (≤ {SCHEMA_VERSION}); upgrade medbench")
-    return record
+    return parse_json(text, str(path))
+
+
+def load_record(path: Path) -> RunRecord:
+    """The record in `path`, checked and upgraded to the current schema (`RunRecord.from_dict`)."""
+    return RunRecord.from_dict(read_json(path), str(path))
 
 
 RUNS_NOT_OK_EXIT = 3  # `medbench run` finished its grid but some run failed or diverged (2 is a user error)
@@ -94,33 +71,27 @@ def runs_not_ok(paths: Iterable[Path]) -> str | None:
     bad = []
     for path in paths:
         record = load_record(path)
-        if record.get("status") != "ok":
-            why = f" ({' '.join(str(record.get('error')).split())[:160]})" if record.get("error") else ""
-            bad.append(f"{record.get('task')} {record.get('init')} {record.get('backbone')} seed={record.get('seed')} "
-                       f"{record.get('status')}{why}")
+        if record.status != "ok":
+            why = f" ({' '.join(record.error.split())[:160]})" if record.error else ""
+            bad.append(f"{record.task} {record.init} {record.backbone} seed={record.seed} {record.status}{why}")
     if not bad:
         return None
     return f"{len(bad)} of {len(paths)} runs did not finish ok: {'; '.join(bad)}"
 
 
-def iter_records(folder: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
+def iter_records(folder: Path) -> Iterable[tuple[Path, RunRecord]]:
+    """Every record under `folder`; other JSON objects (a sweep's grid) are passed over, broken files are errors."""
     if not folder.is_dir():
         raise MedbenchError(f"results folder {folder} does not exist; run `medbench run --out {folder}` first")
     for path in sorted(folder.rglob("*.json")):
-        record = load_record(path)
-        if "task" in record and "metrics" in record:
+        record = record_in(path)
+        if record is not None:
             yield path, record
 
 
-def scalars(section: dict[str, Any] | None) -> dict[str, float]:
-    """The numeric entries of a record section (metrics, efficiency); lists, strings and flags are left out."""
-    return {name: float(value) for name, value in (section or {}).items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
-
-
-def regime_of(record: dict[str, Any]) -> dict[str, Any]:
-    """A record's evaluation regime as table columns; records made before regimes existed were fine-tuned on every
-    label at their model's size. `label_budget` is text ("8", "full") so one column holds both kinds."""
-    budget = record.get("label_budget")
-    return {"mode": record.get("mode") or DEFAULT_MODE, "label_budget": FULL_BUDGET if budget is None else str(budget),
-            "image_size": record.get("image_size") or (record.get("model") or {}).get("image_size")}
+def record_in(path: Path) -> RunRecord | None:
+    """The record in a JSON file of a results folder; None for another JSON object there (a sweep's grid)."""
+    raw = read_json(path)
+    if isinstance(raw, dict) and not ("task" in raw and "metrics" in raw):
+        return None
+    return RunRecord.from_dict(raw, str(path))

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.results import iter_records, regime_of, scalars
+from harness.record import EFFICIENCY_COLUMN, METRIC_COLUMN
+from harness.results import iter_records
 
 
 def budget_order(budgets: pd.Series) -> pd.Series:
@@ -19,16 +20,13 @@ def budget_order(budgets: pd.Series) -> pd.Series:
 
 
 def records_frame(folder: Path) -> pd.DataFrame:
-    """One row per record: identity columns (regime included), status, and every scalar metric / efficiency figure."""
-    rows = []
-    for path, record in iter_records(folder):
-        row = {key: record.get(key) for key in ("task", "init", "backbone", "protocol", "seed", "status")}
-        row.update(regime_of(record))
-        row["path"] = str(path)
-        for section in ("metrics", "efficiency"):
-            row.update(scalars(record.get(section)))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per record (`RunRecord.row`: identity, regime, status, `metric:NAME` and `eff:NAME` columns)."""
+    return pd.DataFrame([record.row(path) for path, record in iter_records(folder)])
+
+
+def column_of(frame: pd.DataFrame, name: str) -> str | None:
+    """The column of a metric or efficiency figure named as in the record (`auroc`, `wall_time_s`)."""
+    return next((prefix + name for prefix in (METRIC_COLUMN, EFFICIENCY_COLUMN) if prefix + name in frame), None)
 
 
 KEYS = ["task", "init", "backbone", "protocol", "mode", "label_budget", "image_size"]
@@ -49,9 +47,10 @@ def summarize(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     not_ok = frame[frame["status"] != "ok"].groupby(KEYS, dropna=False)["status"].agg(lambda s: ",".join(sorted(set(s))))
     table = table.merge(not_ok.rename("not_ok").reset_index(), on=KEYS, how="left")
     for metric in metrics:
-        if metric not in ok:
+        column = column_of(ok, metric)
+        if column is None:
             continue
-        stats = ok.groupby(KEYS, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
+        stats = ok.groupby(KEYS, dropna=False)[column].agg(["mean", "std", "count"]).reset_index()
         stats = stats.rename(columns={"mean": f"{metric}_mean", "std": f"{metric}_sd", "count": f"{metric}_n"})
         table = table.merge(stats, on=KEYS, how="left")
     return table.sort_values(KEYS, key=_sort_key, kind="stable").reset_index(drop=True)

@@ -31,14 +31,15 @@ from harness.gridprogress import GridProgress
 from harness.engine import SpeedOptions, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
-from harness.metric_catalogue import HEADLINE
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
 from harness.regimes import Regime
 from harness.regimes.modes import CellInputs
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
-from harness.results import SCHEMA_VERSION, load_record, slug, write_json_atomic
+from harness.metric_catalogue import HEADLINE
+from harness.record import SCHEMA_VERSION, RunRecord, json_safe
+from harness.results import load_record, slug, write_json_atomic
 from harness.skips import skipped_work
 from harness.submissions.contamination import submission_fields
 from harness.tasks import TaskSpec
@@ -85,7 +86,7 @@ def _build_and_load(cell: Cell, protocol: Protocol, weights: ResolvedWeights, im
 
 def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWeights, device: torch.device,
              progress: bool = True, checkpoint: Path | None = None, artifact_dir: Path | None = None,
-             speed: SpeedOptions = SpeedOptions(), plan: TaskPlan | None = None) -> dict[str, Any]:
+             speed: SpeedOptions = SpeedOptions(), plan: TaskPlan | None = None) -> RunRecord:
     """One seeded run → a complete record (not yet written); CAM images and predictions go to `artifact_dir`.
 
     `plan` says how the init is evaluated (mode, label budget, size); default: fine-tuned on every label."""
@@ -103,7 +104,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
                                       BatchTransform(mean, std, protocol.augmentation, device), splits, device, identity,
                                       progress, checkpoint, artifact_dir, speed))
     outcome, artifacts = result.outcome, result.artifacts
-    return {
+    return RunRecord.from_dict(json_safe({
         "schema_version": SCHEMA_VERSION,
         "task": cell.task.name, "init": cell.init, "backbone": cell.backbone, "protocol": protocol.name, "seed": cell.seed,
         **plan.record_fields({"budget": budget, **result.details}),  # mode, label_budget, image_size, regime
@@ -123,7 +124,7 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
             "skipped_work": list(skipped_work()),  # empty in real runs; see harness.skips
         },
         **submission_fields(weights.provenance, cell.task),  # submission id, weights sha256, contamination flag
-    }
+    }), "the record of this run")
 
 
 def is_finished(path: Path) -> bool:
@@ -131,7 +132,7 @@ def is_finished(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        return load_record(path).get("status") in ("ok", "diverged")
+        return load_record(path).status in ("ok", "diverged")
     except MedbenchError:
         return False
 
@@ -209,15 +210,15 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
                 record = run_cell(Cell(task, init, backbone, seed), plan.protocol, data, weights[(init, backbone)],
                                   device, progress, checkpoint, artifact_dir=path.with_suffix(""), speed=speed,
                                   plan=plan)
-                record["data_audit"] = data_audit
+                record = dataclasses.replace(record, data_audit=data_audit)
                 if distributed.is_main():
-                    write_json_atomic(path, record)
+                    write_json_atomic(path, record.to_dict())
                     checkpoint.unlink(missing_ok=True)
             written.append(path)
             grid.finished()
-            headline = {k: record["metrics"].get(k) for k in HEADLINE}
+            headline = {k: record.metrics.get(k) for k in HEADLINE}
             shown = " ".join(f"{k}={v:.3f}" for k, v in headline.items() if isinstance(v, float))
             variant = f" [{plan.regime.tag}]" if plan.regime.tag else ""
-            report(f"{task.name}{variant} {init} {backbone} seed={seed}: {record['status']} {shown} → {path}")
+            report(f"{task.name}{variant} {init} {backbone} seed={seed}: {record.status} {shown} → {path}")
     distributed.barrier()  # no rank leaves the job while rank 0 is still writing
     return written

@@ -9,6 +9,7 @@ import pytest
 import timm
 from safetensors.torch import save_file
 
+from harness.record import SCHEMA_VERSION
 from tests.conftest import SMOKE_CELL, assert_one_line_error, invoke, read_records, run_cli
 
 SMOKE = ["run", "--init", "scratch", "--backbone", "resnet18", "--protocol", "smoke", "--quiet"]
@@ -22,7 +23,7 @@ def smoke_records(smoke_results: Path) -> list[dict]:
 
 def test_a_smoke_run_writes_a_complete_record(smoke_records):
     (record,) = smoke_records
-    assert record["status"] == "ok" and record["schema_version"] == 1 and record["provenance"]["skipped_work"] == []
+    assert record["status"] == "ok" and record["schema_version"] == SCHEMA_VERSION and record["provenance"]["skipped_work"] == []
     assert {"accuracy", "balanced_accuracy", "auroc", "f1_macro", "ece"} <= set(record["metrics"])
     assert {"params", "flops", "train_images_per_s", "infer_images_per_s", "infer_latency_ms",
             "peak_memory_bytes", "wall_time_s", "best_epoch"} <= set(record["efficiency"])

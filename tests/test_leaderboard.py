@@ -48,7 +48,8 @@ def mixed(tmp_path: Path) -> Path:
     records.append(make_record(TASKS[0], "scratch", "resnet50", 2, status="diverged"))
     records += [make_record(t, "sub-leaky", "resnet18", s, skill=0.3, contaminated=True, contamination={"datasets": ["ISIC 2018"]})
                 for t in TASKS[:2] for s in (0, 1, 2)]
-    records += [make_record(t, "sub-flagged", "resnet18", s, skill=0.3, flags=["contaminated"]) for t in TASKS[:2] for s in (0, 1, 2)]
+    records += [make_record(t, "sub-flagged", "resnet18", s, skill=0.3, flags=["contaminated"], schema_version=1)
+                for t in TASKS[:2] for s in (0, 1, 2)]  # a version-1 record's hand-made flag
     return write_results(tmp_path / "results", records)
 
 

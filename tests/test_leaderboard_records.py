@@ -19,7 +19,8 @@ import pytest
 
 from harness.protocols import PROTOCOLS
 from harness.provenance import software
-from harness.results import SCHEMA_VERSION, record_path, write_json_atomic
+from harness.record import SCHEMA_VERSION
+from harness.results import record_path, write_json_atomic
 from harness.tasks import get_task
 from tests.conftest import invoke
 
@@ -81,6 +82,7 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
             "command": ["medbench", "run", "--init", init], "started_at": "2026-01-01T00:00:00+00:00",
             "finished_at": f"2026-01-01T01:{seed:02d}:00+00:00", "skipped_work": [],
         },
+        "submission": None, "contaminated": False, "contamination": None,
     }
     record.update(extra)
     return record

@@ -70,16 +70,16 @@ def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path
     protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
     record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
                       progress=False, artifact_dir=tmp_path)
-    assert record["status"] == "ok"
+    assert record.status == "ok"
 
     torch.manual_seed(0)
     untrained = build_classifier("resnet18", task.num_classes, task.channels, task.image_size)
     test = prepare_split(limit(data.test, protocol.eval_limit), task.image_size, task.kind, CPU)  # the run's test images
-    images, _ = BatchTransform(tuple(record["model"]["mean"]), tuple(record["model"]["std"]), "none", CPU)(test.images)
+    images, _ = BatchTransform(tuple(record.model["mean"]), tuple(record.model["std"]), "none", CPU)(test.images)
     cams, _ = class_activation_maps(untrained, images, test.targets)
     baseline = localisation_scores(cams, test.masks)
 
-    trained = record["metrics"]
+    trained = record.metrics
     assert trained["cam_energy_in_mask"] > baseline["cam_energy_in_mask"]
     assert trained["cam_pointing_game"] > baseline["cam_pointing_game"]
 
@@ -105,5 +105,5 @@ def test_quick_protocol_on_real_kvasir_beats_the_all_foreground_predictor(shared
     (record,) = read_records(tmp_path / "out")
     val = prepare_split(load_data(get_task("kvasir-seg"), data_dir).val, KVASIR_SIZE, "segmentation", CPU)
     trivial = all_foreground_metrics(val.targets.numpy())
-    assert record["status"] == "ok"
+    assert record.status == "ok"
     assert record["val_metrics"]["iou"] > trivial["iou"] + 0.05, (record["val_metrics"]["iou"], trivial["iou"])

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.claims import claim_path, try_claim
-from harness.results import SCHEMA_VERSION, record_path, write_json_atomic
+from harness.record import SCHEMA_VERSION
+from harness.results import record_path, write_json_atomic
 from harness.sweeps.grid import Grid, SweepCell, save_grid
 from harness.sweeps.launch import Job, execute
 from tests.conftest import invoke, read_records as read_all, run_cli

@@ -25,7 +25,8 @@ from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
 from harness.leaderboard.public import page_slug
 from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
-from harness.results import DEFAULT_MODE, FULL_BUDGET, iter_records, regime_of, scalars
+from harness.record import DEFAULT_MODE, EFFICIENCY_COLUMN, FULL_BUDGET, METRIC_COLUMN, RunRecord
+from harness.results import iter_records
 from harness.zipcap import check_zip
 
 CELL = ["init", "backbone", "task"]
@@ -71,18 +72,14 @@ class Board:
     regimes: pd.DataFrame = field(default_factory=pd.DataFrame)  # label efficiency: see harness.leaderboard.regimes
 
 
-def _is_contaminated(record: dict[str, Any]) -> bool:
-    return record.get("contaminated") is True or "contaminated" in (record.get("flags") or [])
-
-
-def _cams(record: dict[str, Any], path: Path, root: Path) -> list[Cam]:
+def _cams(record: RunRecord, path: Path, root: Path) -> list[Cam]:
     """CAM PNGs the record lists, kept only when they are PNG files inside the results folder."""
     found = []
-    artifacts = record.get("artifacts") or {}
-    for name in artifacts.get("cam_pngs") or []:
+    for name in record.artifacts.get("cam_pngs") or []:
         source = (path.parent / str(name)).resolve()
         if source.is_relative_to(root) and source.is_file() and source.read_bytes()[:8] == PNG_SIGNATURE:
-            found.append(Cam(source, record["task"], record["backbone"], record["seed"], str(artifacts.get("cam_method") or "")))
+            found.append(Cam(source, record.task, record.backbone, record.seed,
+                             str(record.artifacts.get("cam_method") or "")))
     return found
 
 
@@ -91,36 +88,17 @@ def load_runs(results: Path) -> tuple[pd.DataFrame, dict[str, Entry], dict[str, 
     root = results.resolve()
     rows, entries, cards = [], {}, {}
     for path, record in iter_records(results):
-        prov = record.get("provenance") or {}
-        init = str(record["init"])
-        row: dict[str, Any] = {
-            "task": str(record["task"]), "init": init, "backbone": str(record.get("backbone")),
-            "protocol": str(record.get("protocol")), "seed": int(record.get("seed", -1)),
-            "status": record.get("status"), "contaminated": _is_contaminated(record),
-            "contaminated_by": ", ".join(map(str, (record.get("contamination") or {}).get("datasets") or [])),
-            "declared_seeds": tuple(int(s) for s in (prov.get("protocol_config") or {}).get("seeds") or ()),
-            "path": str(path), "error": record.get("error"), "finished_at": prov.get("finished_at") or "",
-            "medbench_version": prov.get("medbench_version"), "git_sha": prov.get("git_sha"),
-            "torch": prov.get("torch"), "timm": prov.get("timm"), "device": prov.get("device"),
-            "data_sha256": prov.get("data_sha256"), "weights_sha256": prov.get("weights_sha256"),
-            "predictions": (record.get("artifacts") or {}).get("test_predictions"),
-            **regime_of(record), "size_override": bool((record.get("regime") or {}).get("size_override")),
-        }
-        row["state"] = "contaminated" if row["contaminated"] else row["status"]
-        for section, prefix in (("metrics", "metric:"), ("efficiency", "eff:")):
-            row.update({prefix + name: value for name, value in scalars(record.get(section)).items()})
-        if row["predictions"]:
-            row["predictions"] = str(path.parent / str(row["predictions"]))
-        rows.append(row)
+        rows.append(record.row(path))
+        prov = record.provenance
         init_prov = dict(prov.get("init_provenance") or {})
-        entry = entries.setdefault(init, Entry(init, page_slug(init)))
+        entry = entries.setdefault(record.init, Entry(record.init, page_slug(record.init)))
         entry.manifest = entry.manifest or dict(init_prov.pop("manifest", None) or {})
         entry.init_provenance = entry.init_provenance or {k: v for k, v in init_prov.items() if k != "manifest"}
         entry.cams.extend(_cams(record, path, root))
         # the task page shows the card and the dataset audit its runs applied (duplicates across splits)
-        card = cards.setdefault(row["task"], {**(prov.get("task_card") or {}), "data_audit": record.get("data_audit")})
-        if (card["data_audit"] or {}).get("skipped") and not (record.get("data_audit") or {}).get("skipped"):
-            card["data_audit"] = record.get("data_audit")  # a run that audited says more than one that skipped it
+        card = cards.setdefault(record.task, {**(prov.get("task_card") or {}), "data_audit": record.data_audit})
+        if (card["data_audit"] or {}).get("skipped") and not (record.data_audit or {}).get("skipped"):
+            card["data_audit"] = record.data_audit  # a run that audited says more than one that skipped it
     if not rows:
         raise MedbenchError(f"no result records in {results}; run `medbench run --out {results}` first")
     return pd.DataFrame(rows), entries, cards
@@ -314,7 +292,7 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
     if definition is None:
         chosen = protocol or Counter(runs["protocol"]).most_common(1)[0][0]
         subset = runs[runs["protocol"] == chosen]
-        names = {c.removeprefix("metric:") for c in subset if c.startswith("metric:") and subset[c].notna().any()}
+        names = {c.removeprefix(METRIC_COLUMN) for c in subset if c.startswith(METRIC_COLUMN) and subset[c].notna().any()}
         definition = dataclasses.replace(default_definition(sorted(set(subset["task"])), names, chosen),
                                          **_default_regime(subset))
     elif protocol:
@@ -333,9 +311,9 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
     states, inside = _cell_states(runs, definition.seeds)
     reported = states.loc[states["state"].isin(["ok", "incomplete"]), CELL]
     ok_runs = runs.loc[inside].query("state == 'ok'").merge(reported, on=CELL)
-    metrics = _long(ok_runs, definition.metrics, "metric:")
+    metrics = _long(ok_runs, definition.metrics, METRIC_COLUMN)
     cells = pd.concat([_summaries(metrics).assign(kind="metric"),
-                       _summaries(_long(ok_runs, EFFICIENCY, "eff:")).assign(kind="efficiency")], ignore_index=True)
+                       _summaries(_long(ok_runs, EFFICIENCY, EFFICIENCY_COLUMN)).assign(kind="efficiency")], ignore_index=True)
     if baseline is not None:
         ranked_values = metrics.merge(states.loc[states["state"] == "ok", CELL], on=CELL)
         cells = cells.merge(_paired(ranked_values, baseline), on=CELL + ["metric"], how="left")

@@ -16,7 +16,7 @@ import yaml
 
 from harness.errors import MedbenchError
 from harness.metric_catalogue import CATALOGUE, DIRECTIONS, RANK_ORDER, MetricSpec, quality_metric
-from harness.results import DEFAULT_MODE, FULL_BUDGET
+from harness.record import DEFAULT_MODE, FULL_BUDGET
 from harness.schema import check_mapping
 
 REPO_LEADERBOARD_DIR = Path(__file__).resolve().parents[2] / "leaderboards"

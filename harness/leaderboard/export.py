@@ -11,7 +11,7 @@ from tabulate import tabulate
 from harness.csvsafe import to_safe_csv
 from harness.leaderboard.aggregate import CELL, Board
 from harness.leaderboard.public import public, without_local_paths
-from harness.results import json_safe
+from harness.record import json_safe
 
 FORMATS = ("md", "csv", "json")
 CELL_COLUMNS = CELL + ["metric", "kind", "state", "n", "expected_n", "missing_seeds", "not_ok_seeds", "contaminated_by",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.results import FULL_BUDGET
+from harness.record import FULL_BUDGET, METRIC_COLUMN
 from harness.results_table import budget_order
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def regime_table(runs: pd.DataFrame, definition: "Definition", rank_metric: dict
     if ok.empty or ok[["task", *REGIME]].drop_duplicates()["task"].value_counts().max() < 2:
         return pd.DataFrame()
     metric = ok["task"].map(lambda task: rank_metric.get(task, definition.metrics[0].name))
-    values = [row.get(f"metric:{name}") for row, name in zip(ok.to_dict(orient="records"), metric)]
+    values = [row.get(METRIC_COLUMN + name) for row, name in zip(ok.to_dict(orient="records"), metric)]
     ok = ok.assign(metric=metric, value=pd.to_numeric(pd.Series(values, index=ok.index))).dropna(subset=["value"])
     table = ok.groupby(ROWS + ["metric"], sort=False, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
     table = table.rename(columns={"std": "sd", "count": "n"})

@@ -27,6 +27,7 @@ from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front, t_interval
 from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
+from harness.record import METRIC_COLUMN
 from harness.results import slug
 
 HERE = Path(__file__).resolve().parent
@@ -135,7 +136,7 @@ class View:
         """Seed → {state, value of the ranking metric}: the spread behind a row's mean, failed seeds included."""
         runs = self.board.runs
         mine = runs[(runs["init"] == init) & (runs["backbone"] == backbone) & (runs["task"] == task)]
-        column = f"metric:{self.board.rank_metric[task]}"
+        column = METRIC_COLUMN + self.board.rank_metric[task]
         return {int(r["seed"]): {"state": r["state"], "value": None if _absent(r.get(column)) else float(r[column])}
                 for r in mine.to_dict(orient="records")}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import MedbenchError
-from harness.results import DEFAULT_MODE, FULL_BUDGET
+from harness.record import DEFAULT_MODE, FULL_BUDGET
 
 KNN_K = 11  # MedMNIST+ (Doerrich et al. 2024): k = 11 in the released config.yaml
 MIN_IMAGE_SIZE = 8

@@ -19,10 +19,11 @@ def jobs_to_run(grid: Grid, out: Path) -> list[Job]:
 
     jobs = []
     for cell in grid.cells():
-        record = grid.record(out, cell)
+        plan = grid.plan(cell)
+        record = plan.record_path(out, cell.init, cell.backbone, cell.seed)
         if not is_finished(record):
             log = out / SWEEP_DIR / "logs" / record.relative_to(out).with_suffix(".log")
-            jobs.append(Job(cell, grid.protocol, tuple(grid.run_args(out, cell)), record, log))
+            jobs.append(Job(cell, grid.protocol, tuple(grid.run_args(out, cell)), record, log, plan.record_fields({})))
     return jobs
 
 

@@ -12,11 +12,15 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import MedbenchError
 from harness.regimes.regime import KNN_K, Regime
-from harness.results import DEFAULT_MODE, FULL_BUDGET, SCHEMA_VERSION, write_json_atomic
+from harness.record import DEFAULT_MODE, FULL_BUDGET, SCHEMA_VERSION
+from harness.results import write_json_atomic
+
+if TYPE_CHECKING:
+    from harness.regimes.plan import TaskPlan
 
 GRID_FILE = "sweep.json"
 
@@ -57,15 +61,18 @@ class Grid:
     def regime(self) -> Regime:
         return Regime(self.mode, self.label_budget, self.image_size, self.knn_k)
 
-    def record(self, out: Path, cell: SweepCell) -> Path:
-        """The record `medbench run` writes for the cell: the regime's plan names it (size overrides included)."""
+    def plan(self, cell: SweepCell) -> TaskPlan:
+        """How `medbench run` evaluates the cell (size overrides included)."""
         from harness.protocols import PROTOCOLS
         from harness.regimes.plan import plan_task
         from harness.tasks import get_task
 
-        plan = plan_task(get_task(cell.task), PROTOCOLS.get(self.protocol).with_overrides(stem=self.stem), self.regime(),
+        return plan_task(get_task(cell.task), PROTOCOLS.get(self.protocol).with_overrides(stem=self.stem), self.regime(),
                          Path(self.data_dir) if self.data_dir else None)
-        return plan.record_path(out, cell.init, cell.backbone, cell.seed)
+
+    def record(self, out: Path, cell: SweepCell) -> Path:
+        """The record `medbench run` writes for the cell: the regime's plan names it."""
+        return self.plan(cell).record_path(out, cell.init, cell.backbone, cell.seed)
 
     def run_args(self, out: Path, cell: SweepCell) -> list[str]:
         """The `medbench run` arguments of one cell."""

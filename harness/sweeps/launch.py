@@ -22,7 +22,8 @@ from typing import Any
 
 from harness.errors import MedbenchError
 from harness.provenance import now_utc, software
-from harness.results import RUNS_NOT_OK_EXIT, SCHEMA_VERSION, load_record, write_json_atomic
+from harness.record import SCHEMA_VERSION, RunRecord
+from harness.results import RUNS_NOT_OK_EXIT, load_record, write_json_atomic
 from harness.sweeps.grid import SweepCell
 
 Report = Callable[[str], None]
@@ -36,6 +37,7 @@ class Job:
     run_args: tuple[str, ...]  # `medbench run …` of this one cell
     record: Path
     log: Path
+    regime_fields: dict[str, Any] = field(default_factory=dict)  # mode, label budget, size: as the cell's run records them
 
     def command(self, processes: int) -> list[str]:
         """`python -m harness run …`, or torchrun with one process per GPU."""
@@ -55,12 +57,12 @@ def execute(job: Job, processes: int = 1, env: dict[str, str] | None = None) -> 
     if returncode == RUNS_NOT_OK_EXIT and status is not None:
         return status  # the run finished and its record says why it failed or diverged
     if returncode != 0 and status in (None, "failed"):
-        write_json_atomic(job.record, death_record(job, returncode, command))
+        write_json_atomic(job.record, death_record(job, returncode, command).to_dict())
         return "failed"
     return status or "skipped"  # exit 0 without a record: another worker holds the cell
 
 
-def death_record(job: Job, returncode: int, command: list[str]) -> dict[str, Any]:
+def death_record(job: Job, returncode: int, command: list[str]) -> RunRecord:
     """The record of a cell whose process ended without writing one; it is retried by the next sweep."""
     if returncode < 0:
         how = f"killed by {signal.Signals(-returncode).name}"
@@ -68,10 +70,11 @@ def death_record(job: Job, returncode: int, command: list[str]) -> dict[str, Any
     else:
         how = f"exited with status {returncode}: {_last_line(job.log)}"
     cell = job.cell
-    return {"schema_version": SCHEMA_VERSION, "task": cell.task, "init": cell.init, "backbone": cell.backbone,
-            "protocol": job.protocol, "seed": cell.seed, "status": "failed",
-            "error": f"worker process {how} (log: {job.log})", "metrics": {}, "efficiency": {}, "history": [],
-            "provenance": {**software(), "command": command, "finished_at": now_utc()}}
+    return RunRecord.from_dict({
+        "schema_version": SCHEMA_VERSION, "task": cell.task, "init": cell.init, "backbone": cell.backbone,
+        "protocol": job.protocol, "seed": cell.seed, "status": "failed", "error": f"worker process {how} (log: {job.log})",
+        **job.regime_fields, "provenance": {**software(), "command": command, "finished_at": now_utc()}},
+        "the record of a dead worker")
 
 
 @dataclass
@@ -163,7 +166,7 @@ def _status(record: Path) -> str | None:
     if not record.is_file():
         return None
     try:
-        return load_record(record).get("status")
+        return load_record(record).status
     except MedbenchError:
         return None
 
