@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from tabulate import tabulate
 
-from harness.commands import exit_if_runs_not_ok, parse_seeds, resumes_on_rerun, split_list, user_errors
+from harness.commands import exit_if_runs_not_ok, resumes_on_rerun, user_errors
+from harness.commands.runspec import GRID_OPTIONS, PLACE_OPTIONS, grid_from_options, with_options
 from harness.errors import MedbenchError
 from harness.metric_catalogue import RESULTS_TABLE
 
@@ -19,55 +21,27 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--init", "inits", multiple=True, default=("scratch",), show_default=True,
-              help="Init source(s): scratch, imagenet, cpmid, file:PATH, hf:ORG/REPO[@REV]; repeat or comma-separate.")
-@click.option("--backbone", "backbones", multiple=True, default=("resnet18",), show_default=True,
-              help="Any timm model name; repeat or comma-separate.")
-@click.option("--tasks", "task_names", default=None, help="Comma-separated task names (default: the embedded suite).")
-@click.option("--protocol", "protocol_name", default="quick", show_default=True, help="smoke | quick | paper | medmnist-v2")
-@click.option("--seeds", default=None, help="Comma-separated seeds (default: the protocol's).")
-@click.option("--stem", type=click.Choice(["default", "small"]), default=None,
-              help="small: MedMNIST's 3×3 stride-1 ResNet stem without max-pool (28–64 px inputs); recorded.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where real data files are looked up.")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
-@click.option("--fast", is_flag=True,
-              help="Non-deterministic cuDNN autotuning and TF32 (GPU speed; a seed no longer repeats bit for bit); recorded.")
-@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (pays on long GPU runs); recorded.")
-@click.option("--mode", default="finetune", show_default=True,
-              help="finetune (end to end) | linear-probe (a head on frozen features) | knn (frozen features, cosine).")
-@click.option("--label-budget", default="full", show_default=True,
-              help="Labels per class in a seeded class-balanced training subset (e.g. 1, 8, 64, 256), or full; "
-                   "segmentation: training images.")
-@click.option("--image-size", type=int, default=None,
-              help="Input size in px (e.g. 28, 64, 128, 224), overriding the protocol's; MedMNIST+ files of that size "
-                   "are used when present.")
-@click.option("--knn-k", type=int, default=None, help="Neighbours for --mode knn (default 11, as MedMNIST+); recorded.")
+@with_options(GRID_OPTIONS + PLACE_OPTIONS)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 @resumes_on_rerun
-def run(inits: tuple[str, ...], backbones: tuple[str, ...], task_names: str | None, protocol_name: str, seeds: str | None,
-        stem: str | None, out: Path, data_dir: Path | None, device: str, fast: bool, compile_model: bool, mode: str,
-        label_budget: str, image_size: int | None, knn_k: int | None, quiet: bool) -> None:
+def run(out: Path, quiet: bool, **options: Any) -> None:
     """Evaluate each backbone from each init source on each task (fine-tune, probe or kNN), one JSON record per seed."""
     from harness.protocols import PROTOCOLS
-    from harness.regimes import KNN_K, Regime, parse_label_budget
     from harness.skips import skipped_work
-    from harness.tasks import get_task, tasks_tagged
+    from harness.tasks import get_task
 
-    # names, seeds and the regime are checked before torch is imported, so a typo is answered at once
-    protocol = PROTOCOLS.get(protocol_name).with_overrides(stem=stem)
-    seed_list = parse_seeds(seeds) if seeds else protocol.seeds
-    tasks = [get_task(name) for name in split_list(task_names)] if task_names else tasks_tagged("embedded")
-    regime = Regime(mode, parse_label_budget(label_budget), image_size, KNN_K if knn_k is None else knn_k)
+    grid = grid_from_options(options)
     skipped_work()  # a mistyped $MEDBENCH_SKIP is answered before any training
 
     from harness.engine import SpeedOptions, pick_device
     from harness.runner import run_grid
 
-    written = run_grid(tasks, split_list(inits), split_list(backbones), protocol, seed_list, out, data_dir,
-                       pick_device(device), report=click.echo, progress=not quiet,
-                       speed=SpeedOptions(fast=fast, compile=compile_model), regime=regime)
+    protocol = PROTOCOLS.get(grid.protocol).with_overrides(stem=grid.stem)
+    written = run_grid([get_task(name) for name in grid.tasks], list(grid.inits), list(grid.backbones), protocol,
+                       grid.seeds, out, Path(grid.data_dir) if grid.data_dir else None, pick_device(grid.device),
+                       report=click.echo, progress=not quiet, speed=SpeedOptions(fast=grid.fast, compile=grid.compile),
+                       regime=grid.regime())
     exit_if_runs_not_ok(written)
 
 

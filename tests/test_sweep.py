@@ -20,7 +20,7 @@ from tests.conftest import invoke, read_records as read_all, run_cli
 
 TASK = "synth-xray-cls"
 # a tiny timm model: the sweep is what is tested, not the network
-SMOKE = ["--tasks", TASK, "--protocol", "smoke", "--inits", "scratch", "--backbones", "test_resnet"]
+SMOKE = ["--tasks", TASK, "--protocol", "smoke", "--init", "scratch", "--backbone", "test_resnet"]
 
 
 def read_records(folder: Path) -> list[dict]:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from harness.commands import exit_if_runs_not_ok, resumes_on_rerun, split_list, user_errors
+from harness.commands.runspec import PLACE_OPTIONS, with_options
 from harness.errors import MedbenchError
 
 SUITE_HELP = "embedded (tasks tagged embedded) or a leaderboard in leaderboards/ (standard)."
@@ -103,11 +104,7 @@ def validate(manifest: Path, suite: str, images_dir: Path | None, data_dir: Path
 @submit.command("run")
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--suite", default="standard", show_default=True, help=SUITE_HELP)
-@click.option("--protocol", "protocol_name", default=None,
-              help="A registered fine-tuning protocol (default: the suite's leaderboard protocol, else quick); recorded.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where the suite's data files are.")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")
+@with_options(PLACE_OPTIONS)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @user_errors
 @resumes_on_rerun
