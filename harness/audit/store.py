@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import harness
-from harness.atomic import write_text_atomic
 from harness.audit.find import find_copies
 from harness.audit.result import Audit
+from harness.cache import READ_ERRORS, read_json, write_json
 from harness.copies import DEFAULT_RULE, CopyRule
 from harness.data import item_splits, load_data
 from harness.data.arrays import SPLITS, TaskData
@@ -43,10 +43,7 @@ def audit_task(spec: "TaskSpec", data_dir: Path | None = None, data: TaskData | 
     groups = find_copies({split: data.split(split).images for split in SPLITS}, rule, _item_names(spec, data_dir))
     audit = Audit(spec.name, sha, {split: len(data.split(split)) for split in SPLITS}, groups, rule.describe(),
                   round(time.perf_counter() - started, 2), now_utc(), harness.__version__)
-    try:
-        write_text_atomic(path, json.dumps(audit.to_dict(), indent=1) + "\n")
-    except OSError:
-        pass  # a read-only cache only costs auditing again next time
+    write_json(path, audit.to_dict(), indent=1)
     return audit, False
 
 
@@ -59,9 +56,10 @@ def latest_audit(name: str) -> Audit | None:
 
 def _read(path: Path) -> Audit | None:
     """None for an absent, unreadable or outdated cache file: it is simply computed again."""
+    raw = read_json(path)
     try:
-        return Audit.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError, MedbenchError):
+        return None if raw is None else Audit.from_dict(raw)
+    except (*READ_ERRORS, MedbenchError):
         return None
 
 

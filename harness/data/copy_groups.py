@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from harness.atomic import write_text_atomic
+from harness.cache import READ_ERRORS, read_json, write_json
 from harness.errors import MedbenchError
 from harness.paths import medbench_home
 
@@ -36,10 +36,7 @@ def copy_cluster_ids(paths: Sequence[Path], progress: bool = True) -> np.ndarray
     if cached is not None:
         return cached
     clusters = copy_clusters(_decoded(paths, progress), DEFAULT_RULE)
-    try:
-        write_text_atomic(cache, json.dumps({"version": CLUSTER_VERSION, "clusters": clusters.tolist()}) + "\n")
-    except OSError:
-        pass  # a read-only home only costs clustering again
+    write_json(cache, {"version": CLUSTER_VERSION, "clusters": clusters.tolist()})
     return clusters
 
 
@@ -56,10 +53,10 @@ def _cache_key(paths: Sequence[Path], rule: dict) -> str:
 
 
 def _read(path: Path, n: int) -> np.ndarray | None:
+    raw = read_json(path)
     try:
-        raw = json.loads(path.read_text())
         clusters = np.asarray(raw["clusters"], dtype=np.int64)
-    except (OSError, ValueError, KeyError, TypeError):
+    except READ_ERRORS:
         return None
     return clusters if raw.get("version") == CLUSTER_VERSION and clusters.shape == (n,) else None
 

@@ -3,6 +3,7 @@ $MEDBENCH_HOME/folders, keyed by the card and by every file's path, size and mti
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from harness.atomic import write_atomic
+from harness.cache import read_arrays, write_arrays
 from harness.data.loader import Item
 from harness.errors import MedbenchError
 from harness.paths import medbench_home
@@ -53,24 +54,21 @@ def _cache_key(spec: "TaskSpec", args: dict[str, Any], files: list[Path], keys: 
 
 
 def _read_cache(path: Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            images, targets = npz["images"], npz["targets"]
-    except (OSError, ValueError, KeyError, EOFError):
+    arrays = read_arrays(path, ("images", "targets"))
+    if arrays is None or not len(arrays["images"]) == n == len(arrays["targets"]):
         return None
-    return (images, targets) if len(images) == n == len(targets) else None
+    return arrays["images"], arrays["targets"]
 
 
 def _write_cache(path: Path, arrays: tuple[np.ndarray, np.ndarray], name: str) -> None:
     """Atomic write; older caches of the same task are removed. A read-only home only costs a re-decode."""
-    try:
-        write_atomic(path, lambda handle: np.savez(handle, images=arrays[0], targets=arrays[1]))
-        stale = re.compile(rf"{re.escape(name)}-[0-9a-f]{{24}}\.npz")
+    if not write_arrays(path, images=arrays[0], targets=arrays[1]):
+        return
+    stale = re.compile(rf"{re.escape(name)}-[0-9a-f]{{24}}\.npz")
+    with contextlib.suppress(OSError):
         for old in path.parent.iterdir():
             if old != path and stale.fullmatch(old.name):
                 old.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def _decode_all(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[np.ndarray, np.ndarray]:

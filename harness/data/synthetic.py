@@ -3,14 +3,13 @@ cached under $MEDBENCH_HOME/synthetic per family, data seed, size, split and cou
 
 from __future__ import annotations
 
-import zipfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.atomic import write_atomic
+from harness.cache import read_arrays, write_arrays
 from harness.data.arrays import SPLITS, ArrayDataset, TaskData
 from harness.data.loader import LOADERS, DataStatus, Loader
 from harness.data.phantoms.families import FAMILIES, SyntheticFamily
@@ -28,22 +27,13 @@ def _cache_path(family: str, seed: int, size: int, split: str, n: int) -> Path:
 
 def _read_cache(path: Path, n: int, size: int, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The cached split, or None when it is missing, unreadable or of the wrong shape."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            images, labels, masks = npz["images"], npz["labels"], npz["masks"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    arrays = read_arrays(path, ("images", "labels", "masks"))
+    if arrays is None:
         return None
+    images, labels, masks = arrays["images"], arrays["labels"], arrays["masks"]
     if images.shape != (n, size, size, channels) or labels.shape != (n,) or masks.shape != (n, size, size):
         return None
     return images, labels, masks
-
-
-def _write_cache(path: Path, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Write atomically so a crash never leaves a half file under the final name."""
-    try:
-        write_atomic(path, lambda fh: np.savez(fh, images=arrays[0], labels=arrays[1], masks=arrays[2]))
-    except OSError:
-        pass  # a read-only cache only costs regeneration next time
 
 
 def split_seed(seed: int, split: str) -> int:
@@ -58,7 +48,7 @@ def cached_generate(family: str, n: int, size: int, seed: int, split: str) -> tu
     arrays = _read_cache(path, n, size, fam.channels)
     if arrays is None:
         arrays = generate(fam.name, n, size, split_seed(seed, split))
-        _write_cache(path, arrays)
+        write_arrays(path, images=arrays[0], labels=arrays[1], masks=arrays[2])
     return arrays
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.atomic import write_atomic
+from harness.cache import READ_ERRORS, read_arrays, write_arrays
 from harness.data.batches import BatchTransform, TensorSplit
 from harness.paths import medbench_home
 
@@ -81,11 +80,11 @@ def _load(path: Path, key: str, rows: int) -> tuple[np.ndarray | None, str]:
     """The cached features when the entry is intact and is the one asked for; else None and why not."""
     if not path.is_file():
         return None, "computed"
+    entry = read_arrays(path, ("meta", "features"))
     try:
-        with np.load(path, allow_pickle=False) as entry:
-            meta, features = json.loads(str(entry["meta"])), entry["features"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
-        return None, f"recomputed (cached file unreadable: {type(exc).__name__})"
+        meta, features = json.loads(str(entry["meta"])), entry["features"]
+    except READ_ERRORS:  # entry None (absent between the check and the read, unreadable) or meta not JSON
+        return None, "recomputed (cached file unreadable)"
     if meta.get("key") != key or features.shape[0] != rows or meta.get("features_sha256") != _features_sha256(features):
         return None, "recomputed (cached file failed its checksum)"
     return features, "hit"
@@ -94,7 +93,7 @@ def _load(path: Path, key: str, rows: int) -> tuple[np.ndarray | None, str]:
 def _save(path: Path, key: str, identity: dict[str, Any], features: np.ndarray) -> None:
     meta = json.dumps({"key": key, "identity": identity, "shape": list(features.shape),
                        "features_sha256": _features_sha256(features)}, sort_keys=True)
-    write_atomic(path, lambda handle: np.savez(handle, features=features, meta=np.array(meta)))
+    write_arrays(path, features=features, meta=np.array(meta))
 
 
 def cached_features(model: nn.Module, splits: dict[str, TensorSplit], transform: BatchTransform, identity: dict[str, Any],
