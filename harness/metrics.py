@@ -27,6 +27,7 @@ from torchmetrics.functional.classification import (
 )
 
 from harness.errors import MedbenchError
+from harness.kinds import TaskKind
 
 ECE_BINS = 15
 IOU_DEFINITION = "dataset-level (pixels pooled over the split)"
@@ -149,10 +150,10 @@ def _warn_absent(absent: list[int]) -> None:
         )
 
 
-_CLASSIFICATION_KINDS: dict[str, Callable[[torch.Tensor, torch.Tensor, int], dict[str, Any]]] = {
-    "binary": _single_label_metrics,
-    "multiclass": _single_label_metrics,
-    "multilabel": _multilabel_metrics,
+_CLASSIFICATION_KINDS: dict[TaskKind, Callable[[torch.Tensor, torch.Tensor, int], dict[str, Any]]] = {
+    TaskKind.BINARY: _single_label_metrics,
+    TaskKind.MULTICLASS: _single_label_metrics,
+    TaskKind.MULTILABEL: _multilabel_metrics,
 }
 
 
@@ -169,21 +170,22 @@ def _checked_classification_inputs(
     kind: str, logits: torch.Tensor, targets: torch.Tensor, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CPU float32 logits (N, C) and int64 targets, with the shapes `kind` needs, or a clear error."""
+    kind = TaskKind(kind)
     logits = logits.detach().to("cpu", torch.float32)
     targets = targets.detach().to("cpu", torch.long)
-    if kind != "multilabel" and targets.ndim == 2 and targets.shape[1] == 1:
+    if not kind.multilabel and targets.ndim == 2 and targets.shape[1] == 1:
         targets = targets[:, 0]  # MedMNIST stores single labels as (N, 1)
-    expected_targets = (logits.shape[0], num_classes) if kind == "multilabel" else (logits.shape[0],)
+    expected_targets = (logits.shape[0], num_classes) if kind.multilabel else (logits.shape[0],)
     if logits.ndim != 2 or logits.shape[1] != num_classes or tuple(targets.shape) != expected_targets:
         raise MedbenchError(
             f"{kind} metrics need logits (N, {num_classes}) and targets {_shape_text(expected_targets)}; "
             f"got logits {tuple(logits.shape)} and targets {tuple(targets.shape)}"
         )
-    if kind == "binary" and num_classes != 2:
+    if kind is TaskKind.BINARY and num_classes != 2:
         raise MedbenchError(f"binary models have 2 outputs (softmax); got num_classes={num_classes}")
     if logits.shape[0] == 0:
         raise MedbenchError("cannot compute metrics on an empty split (0 samples)")
-    upper = 2 if kind == "multilabel" else num_classes
+    upper = 2 if kind.multilabel else num_classes
     if targets.min() < 0 or targets.max() >= upper:
         raise MedbenchError(f"{kind} targets must lie in [0, {upper - 1}]; got [{targets.min()}, {targets.max()}]")
     return logits, targets

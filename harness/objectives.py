@@ -13,6 +13,7 @@ from typing import Any, Protocol as TypingProtocol
 import torch
 from torch import nn
 
+from harness.kinds import TaskKind
 from harness.metric_catalogue import lookup
 from harness.metrics import ClassificationEvaluator, SegmentationEvaluator
 from harness.protocols import Protocol
@@ -25,20 +26,23 @@ class Evaluator(TypingProtocol):
 
 @dataclass(frozen=True)
 class ClassificationObjective:
-    kind: str  # binary | multiclass | multilabel
+    kind: TaskKind  # binary | multiclass | multilabel
     num_classes: int
     select_on: str
     dense = False  # targets are labels, untouched by augmentation
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", TaskKind(self.kind))  # callers may give the text
+
     def loss_fn(self) -> nn.Module:
-        return nn.BCEWithLogitsLoss() if self.kind == "multilabel" else nn.CrossEntropyLoss()
+        return nn.BCEWithLogitsLoss() if self.kind.multilabel else nn.CrossEntropyLoss()
 
     def evaluator(self) -> Evaluator:
         return ClassificationEvaluator(self.kind, self.num_classes)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Sigmoid per label (multilabel) or softmax over classes, as the metrics read the logits."""
-        return logits.sigmoid() if self.kind == "multilabel" else logits.softmax(dim=1)
+        return logits.sigmoid() if self.kind.multilabel else logits.softmax(dim=1)
 
 
 class _CrossEntropyDice(nn.Module):
@@ -59,7 +63,7 @@ class _CrossEntropyDice(nn.Module):
 class SegmentationObjective:
     num_classes: int
     select_on: str
-    kind = "segmentation"
+    kind = TaskKind.SEGMENTATION
     dense = True  # masks are warped with the images
 
     def loss_fn(self) -> nn.Module:
@@ -72,8 +76,9 @@ class SegmentationObjective:
 Objective = ClassificationObjective | SegmentationObjective
 
 
-def objective_for(kind: str, num_classes: int, protocol: Protocol) -> Objective:
-    if kind == "segmentation":
+def objective_for(kind: TaskKind | str, num_classes: int, protocol: Protocol) -> Objective:
+    kind = TaskKind(kind)
+    if kind.segmentation:
         return SegmentationObjective(num_classes, protocol.select_on_segmentation)
     return ClassificationObjective(kind, num_classes, protocol.select_on)
 

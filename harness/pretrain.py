@@ -22,8 +22,9 @@ from harness.data.arrays import ArrayDataset, TaskData
 from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.engine import TrainingRun, seed_everything
 from harness.errors import MedbenchError
-from harness.names import safe_name
+from harness.kinds import TaskKind
 from harness.models import build_classifier, check_backbone
+from harness.names import safe_name
 from harness.objectives import objective_for
 from harness.paths import medbench_home
 from harness.protocols import Protocol
@@ -69,7 +70,7 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
     manifest = cpmid.manifest
     multilabel = bool(manifest.get("multilabel_sources"))
     data = to_task_data(cpmid)
-    kind = "multilabel" if multilabel else "multiclass"
+    kind = TaskKind.MULTILABEL if multilabel else TaskKind.MULTICLASS
     if not multilabel:
         data = _single_label(data)
     image_size = protocol.image_size or int(manifest["image_size"])

@@ -70,7 +70,7 @@ def input_stats(weights: ResolvedWeights, model: torch.nn.Module, channels: int)
 
 
 def build_model(task: TaskSpec, backbone: str, image_size: int, stem: str) -> torch.nn.Module:
-    if task.is_segmentation:
+    if task.kind.segmentation:
         if stem != "default":
             raise MedbenchError(f"--stem {stem} is for classifiers; {task.name} is a segmentation task")
         return build_segmenter(backbone, task.num_classes, task.channels, image_size)

@@ -21,12 +21,12 @@ from typing import Any
 import yaml
 
 from harness.errors import MedbenchError
+from harness.kinds import KINDS, TaskKind
 from harness.metric_catalogue import quality_metric
 from harness.names import safe_name
 from harness.registry import Registry
 from harness.schema import check_mapping
 
-KINDS = ("binary", "multiclass", "multilabel", "segmentation")
 CHANNELS = (1, 3)
 AUDIT_POLICIES = ("warn", "drop-from-train")  # what a run does about cross-split copies (harness.audit.policy)
 DEFAULT_AUDIT_POLICY = "warn"
@@ -44,7 +44,7 @@ class SourceSpec:
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
-    kind: str
+    kind: TaskKind
     description: str
     source: SourceSpec
     label_names: tuple[str, ...]
@@ -66,12 +66,11 @@ class TaskSpec:
     def num_classes(self) -> int:
         return len(self.label_names)
 
-    @property
-    def is_segmentation(self) -> bool:
-        return self.kind == "segmentation"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", TaskKind(self.kind))  # a card (or code) may give the text
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "kind": self.kind.value}
 
 
 _REQUIRED = {f.name for f in dataclasses.fields(TaskSpec) if f.default is dataclasses.MISSING
@@ -105,7 +104,7 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
     labels = _texts(raw, "label_names", where)
     if not labels or len(set(labels)) != len(labels):
         raise MedbenchError(f"{where}: label_names must be a non-empty list of distinct names")
-    if raw["kind"] == "binary" and len(labels) != 2:
+    if raw["kind"] == TaskKind.BINARY and len(labels) != 2:
         raise MedbenchError(f"{where}: a binary task needs exactly 2 label_names, got {len(labels)}")
     channels = _count(raw["channels"], "channels", where)
     if channels not in CHANNELS:
@@ -120,7 +119,7 @@ def parse_card(raw: Any, where: str) -> TaskSpec:
         quality_metric(metric, where)
     return TaskSpec(
         name=safe_name(raw["name"], f"{where}: task name"),
-        kind=raw["kind"],
+        kind=TaskKind(raw["kind"]),
         description=_text(raw, "description", where).strip(),
         source=SourceSpec(source["loader"], dict(source.get("args") or {})),
         label_names=labels,

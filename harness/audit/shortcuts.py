@@ -140,7 +140,7 @@ def _cv_balanced_accuracy(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n
 def task_shortcuts(spec: "TaskSpec", data_dir: Path | None = None) -> list[Shortcut] | None:
     """The shortcuts of a folder dataset's files (all splits together); None for array files,
     whose pixels were already normalised by their publisher and carry no file properties."""
-    files = data_files(spec, data_dir) if spec.kind in ("binary", "multiclass") else None
+    files = data_files(spec, data_dir) if spec.kind.single_label else None
     if files is None:
         return None
     items = [item for item, _ in files]

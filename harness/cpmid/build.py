@@ -183,7 +183,7 @@ def _manifest(recipe: Recipe, size: int, resolved: list[ResolvedSource], labels:
         "pixel_library": LIBRARY,
         "label_format": "multi-hot",
         "label_names": list(labels.names),
-        "multilabel_sources": [r.source.name for r in resolved if r.spec.kind == "multilabel"],
+        "multilabel_sources": [r.source.name for r in resolved if r.spec.kind.multilabel],
         "modality_labels": recipe.modality_labels,
         "sources": [_source_record(k, r, labels, t, targets, source_ids, order) for k, (r, t) in
                     enumerate(zip(resolved, tallies))],

@@ -18,12 +18,13 @@ import yaml
 from harness.copies import DEFAULT_RULE
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
+from harness.kinds import CLASSIFICATION_KINDS, TaskKind
 from harness.names import safe_name
 from harness.registry import Registry
 from harness.schema import check_mapping
 from harness.tasks import task_dirs
 
-SOURCE_KINDS = ("binary", "multiclass", "multilabel")
+SOURCE_KINDS = tuple(kind.value for kind in CLASSIFICATION_KINDS)  # CPMID pools classification labels
 DEFAULT_MIN_CORRELATION = DEFAULT_RULE.min_correlation
 DEFAULT_MIN_DETAIL_CORRELATION = DEFAULT_RULE.min_detail_correlation
 
@@ -176,7 +177,7 @@ def parse_source(raw: Any, where: str) -> RecipeSource:
     if bad or not source.splits:
         raise MedbenchError(f"{where}: splits must be a non-empty list of {', '.join(SPLITS)}, got {list(source.splits)}")
     _check_unique(list(source.splits), where, "split")
-    if source.kind == "multilabel" and source.cap_per_class is not None:
+    if source.kind == TaskKind.MULTILABEL and source.cap_per_class is not None:
         raise MedbenchError(f"{where}: cap_per_class applies to single-label sources only; use cap for a multilabel source")
     return source
 

@@ -17,6 +17,7 @@ from harness.cpmid.recipe import SOURCE_KINDS, RecipeSource
 from harness.data import load_data
 from harness.data.arrays import SPLITS
 from harness.errors import MedbenchError
+from harness.kinds import TaskKind
 from harness.tasks import SourceSpec, TaskSpec, get_task
 
 MEDMNIST_NATIVE_SIZE = 28  # MedMNIST+ names its 28-px files `<flag>.npz`, the others `<flag>_<size>.npz`
@@ -77,9 +78,9 @@ def resolve(source: RecipeSource, size: int, channels: int) -> ResolvedSource:
         if spec.kind not in SOURCE_KINDS:
             raise MedbenchError(f"source {source.name}: task {spec.name} is {spec.kind}; CPMID takes classification tasks only")
         return ResolvedSource(source, spec)
-    if source.kind == "binary" and len(source.label_names) != 2:
+    if source.kind == TaskKind.BINARY and len(source.label_names) != 2:
         raise MedbenchError(f"source {source.name}: a binary source needs exactly 2 label_names, got {len(source.label_names)}")
-    spec = TaskSpec(name=source.name, kind=str(source.kind), description=f"CPMID source {source.name}",
+    spec = TaskSpec(name=source.name, kind=TaskKind(source.kind), description=f"CPMID source {source.name}",
                     source=SourceSpec(str(source.loader), expand_args(source.args, size)),
                     label_names=source.label_names, channels=channels, image_size=size,
                     splits={split: 0 for split in SPLITS}, metrics=(), license=source.license,
@@ -102,7 +103,7 @@ def load_candidates(resolved: ResolvedSource, data_dir: Path | None, seed: int) 
 
 def _multi_hot(targets: np.ndarray, resolved: ResolvedSource) -> np.ndarray:
     classes = resolved.spec.num_classes
-    if resolved.spec.kind == "multilabel":
+    if resolved.spec.kind.multilabel:
         if targets.ndim != 2 or targets.shape[1] != classes:
             raise MedbenchError(f"source {resolved.source.name}: expected (N, {classes}) multilabel targets, got {targets.shape}")
         return (targets > 0).astype(np.uint8)

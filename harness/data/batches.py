@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from harness.data.arrays import ArrayDataset
 from harness.errors import MedbenchError
+from harness.kinds import TaskKind
 
 AUGMENTATIONS = ("none", "flip", "flip_crop")
 CROP_SCALE = (0.8, 1.0)  # flip_crop zooms into 80–100 % of the side, at a random position
@@ -47,12 +48,13 @@ def _resize_uint8(images: torch.Tensor, size: int, mode: str, chunk: int = 512) 
     return torch.cat(out) if out else images.new_zeros((0, images.shape[1], size, size))
 
 
-def prepare_split(ds: ArrayDataset, size: int, kind: str, device: torch.device) -> TensorSplit:
+def prepare_split(ds: ArrayDataset, size: int, kind: TaskKind | str, device: torch.device) -> TensorSplit:
+    kind = TaskKind(kind)
     images = _resize_uint8(torch.from_numpy(ds.images).permute(0, 3, 1, 2), size, "bilinear").contiguous()
     masks = None if ds.masks is None else _resize_uint8(torch.from_numpy(ds.masks)[:, None], size, "nearest")[:, 0]
-    if kind == "segmentation":
+    if kind.segmentation:
         targets = _resize_uint8(torch.from_numpy(ds.targets)[:, None], size, "nearest")[:, 0].long()
-    elif kind == "multilabel":
+    elif kind.multilabel:
         targets = torch.from_numpy(ds.targets).float()
     else:
         targets = torch.from_numpy(ds.targets).long()

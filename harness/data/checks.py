@@ -26,7 +26,7 @@ def card_labels(labels: np.ndarray, spec: "TaskSpec", where: str) -> np.ndarray:
                             "store class ids as integers (they would otherwise be truncated)")
     width = int(np.prod(labels.shape[1:], dtype=np.int64)) if labels.ndim > 1 else 1
     labels = labels.reshape(len(labels), width)
-    if spec.kind == "multilabel":
+    if spec.kind.multilabel:
         if width != spec.num_classes:
             raise MedbenchError(f"{where}: labels have {width} column(s) but the card names {spec.num_classes} labels")
         if len(labels) and not np.isin(labels, (0, 1)).all():

@@ -74,7 +74,7 @@ def _write_cache(path: Path, arrays: tuple[np.ndarray, np.ndarray], name: str) -
 def _decode_all(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
     size, channels = spec.image_size, spec.channels
     images = np.empty((len(items), size, size, channels), dtype=np.uint8)
-    if spec.is_segmentation:
+    if spec.kind.segmentation:
         targets = np.empty((len(items), size, size), dtype=np.uint8)
         mode = str(args.get("mask_mode", "binary"))
 
@@ -82,7 +82,7 @@ def _decode_all(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tu
             images[i], native = _decode_image(items[i].image, size, channels)
             targets[i] = _decode_masks(items[i].masks, native, items[i].image, size, mode, spec.num_classes)
     else:
-        dtype = np.uint8 if spec.kind == "multilabel" else np.int64
+        dtype = np.uint8 if spec.kind.multilabel else np.int64
         targets = np.array([item.label for item in items], dtype=dtype)
 
         def decode(i: int) -> None:

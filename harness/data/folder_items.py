@@ -164,7 +164,7 @@ def _csv_label(spec: "TaskSpec", text: str, separator: str, where: str) -> int |
         raise MedbenchError(f"{where}: label {value!r} is neither one of {', '.join(spec.label_names)} "
                             f"nor an index below {spec.num_classes}")
 
-    if spec.kind != "multilabel":
+    if not spec.kind.multilabel:
         return one(text or "")
     present = {one(v) for v in (text or "").split(separator) if v.strip()}
     return tuple(int(i in present) for i in range(spec.num_classes))

@@ -36,6 +36,7 @@ from harness.data.folder_items import Lister, class_folder_items, csv_items, ima
 from harness.data.folder_splits import assign_splits
 from harness.data.loader import LOADERS, DataStatus, Item, Loader
 from harness.errors import MedbenchError
+from harness.kinds import CLASSIFICATION_KINDS, SINGLE_LABEL_KINDS, TaskKind
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
@@ -45,14 +46,14 @@ Checked = Callable[["TaskSpec", dict[str, Any]], Lister]  # checks a card's args
 
 def image_folders(spec: "TaskSpec", args: dict[str, Any]) -> Lister:
     _check_args(spec, args, {"root", "images", "classes", "split", "groups", "copies"})
-    _check_kind(spec, ("binary", "multiclass"), "image_folders")
+    _check_kind(spec, SINGLE_LABEL_KINDS, "image_folders")
     return class_folder_items
 
 
 def image_mask_folders(spec: "TaskSpec", args: dict[str, Any]) -> Lister:
     _check_args(spec, args, {"root", "images", "masks", "mask_suffix", "mask_mode", "recursive", "split", "groups",
                              "copies"})
-    _check_kind(spec, ("segmentation",), "image_mask_folders")
+    _check_kind(spec, (TaskKind.SEGMENTATION,), "image_mask_folders")
     if args.get("mask_mode", "binary") not in ("binary", "indexed"):
         raise MedbenchError(f"task {spec.name}: source.args.mask_mode must be binary or indexed, not {args['mask_mode']!r}")
     if args.get("mask_mode", "binary") == "binary" and spec.num_classes != 2:
@@ -63,7 +64,7 @@ def image_mask_folders(spec: "TaskSpec", args: dict[str, Any]) -> Lister:
 def csv_list(spec: "TaskSpec", args: dict[str, Any]) -> Lister:
     _check_args(spec, args, {"root", "csv", "path_column", "label_column", "split_column", "group_column",
                              "label_separator", "split", "copies"})
-    _check_kind(spec, ("binary", "multiclass", "multilabel"), "csv_list")
+    _check_kind(spec, CLASSIFICATION_KINDS, "csv_list")
     if "csv" not in args:
         raise MedbenchError(f"task {spec.name}: source.args.csv (the list, relative to root) is required")
     return csv_items
@@ -100,7 +101,7 @@ def _check_args(spec: "TaskSpec", args: dict[str, Any], allowed: set[str]) -> No
                             f"{spec.source.loader}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _check_kind(spec: "TaskSpec", kinds: tuple[str, ...], loader: str) -> None:
+def _check_kind(spec: "TaskSpec", kinds: tuple[TaskKind, ...], loader: str) -> None:
     if spec.kind not in kinds:
         raise MedbenchError(f"task {spec.name}: loader {loader} serves {' or '.join(kinds)} tasks, not {spec.kind}")
 

@@ -68,7 +68,7 @@ def _check_args(spec: TaskSpec, args: dict[str, Any]) -> tuple[SyntheticFamily, 
         raise MedbenchError(f"task {spec.name}: source.args.seed must be a non-negative integer, not {seed!r}")
     if spec.channels != fam.channels:
         raise MedbenchError(f"task {spec.name}: channels is {spec.channels} but family {fam.name} has {fam.channels}")
-    expected = 2 if spec.is_segmentation else fam.num_classes
+    expected = 2 if spec.kind.segmentation else fam.num_classes
     if spec.num_classes != expected:
         raise MedbenchError(f"task {spec.name}: needs {expected} label_names for family {fam.name}, "
                             f"got {spec.num_classes}")
@@ -81,7 +81,7 @@ def load_synthetic(spec: TaskSpec, args: dict[str, Any], data_dir: Path | None) 
     splits = []
     for split in SPLITS:
         images, labels, masks = cached_generate(fam.name, spec.splits[split], spec.image_size, seed, split)
-        if spec.is_segmentation:
+        if spec.kind.segmentation:
             splits.append(ArrayDataset(images, masks))
         else:
             splits.append(ArrayDataset(images, labels, masks))

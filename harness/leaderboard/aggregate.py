@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import MedbenchError
+from harness.kinds import SINGLE_LABEL_KINDS
 from harness.leaderboard.definition import Definition, default_definition
+from harness.leaderboard.public import page_slug
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
-from harness.leaderboard.public import page_slug
 from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
 from harness.record import DEFAULT_MODE, EFFICIENCY_COLUMN, FULL_BUDGET, METRIC_COLUMN, RunRecord
 from harness.results import iter_records
@@ -31,7 +32,6 @@ from harness.zipcap import check_zip
 
 CELL = ["init", "backbone", "task"]
 ROW = ["init", "backbone"]
-CLASSIFICATION = ("binary", "multiclass")
 MARKS = {"better": "▲", "worse": "▼", "same": "≈"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PREDICTIONS_BYTES = 2 * 1024**3  # per-image test probabilities beside a record, read for paired bootstraps
@@ -216,13 +216,13 @@ def _predicted(paths: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
         return None
 
 
-def _bootstrap(cells: pd.DataFrame, runs: pd.DataFrame, baseline: str, kinds: dict[str, str]) -> pd.Series:
+def _bootstrap(cells: pd.DataFrame, runs: pd.DataFrame, baseline: str, single_label: dict[str, bool]) -> pd.Series:
     """Paired bootstrap p per compared cell where both sides have predictions for every matched seed."""
     p_boot = pd.Series(np.nan, index=cells.index)
     if runs["predictions"].isna().all():
         return p_boot
     ok = runs[runs["state"] == "ok"].set_index(CELL + ["seed"])["predictions"]
-    todo = cells["metric"].isin(list(BOOTSTRAP_METRICS)) & cells["delta"].notna() & cells["task"].map(kinds).isin(CLASSIFICATION)
+    todo = cells["metric"].isin(list(BOOTSTRAP_METRICS)) & cells["delta"].notna() & cells["task"].map(single_label).eq(True)
     for index, cell in cells[todo].iterrows():
         mine, base = ok.loc[(cell["init"], cell["backbone"], cell["task"])], ok.loc[(baseline, cell["backbone"], cell["task"])]
         seeds = sorted(set(mine.index) & set(base.index))
@@ -319,8 +319,8 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
         cells = cells.merge(_paired(ranked_values, baseline), on=CELL + ["metric"], how="left")
     else:
         cells = cells.assign(delta=np.nan, paired_n=np.nan, p_t=np.nan)
-    kinds = {task: str(card.get("kind", "")) for task, card in cards.items()}
-    cells["p_bootstrap"] = _bootstrap(cells, runs.loc[inside], baseline, kinds) if baseline is not None else np.nan
+    single_label = {task: str(card.get("kind", "")) in SINGLE_LABEL_KINDS for task, card in cards.items()}
+    cells["p_bootstrap"] = _bootstrap(cells, runs.loc[inside], baseline, single_label) if baseline is not None else np.nan
     cells["mark"] = _marks(cells, {m.name: m.sign for m in definition.metrics})
 
     present_tasks = set(runs["task"])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.arrays import ArrayDataset
+from harness.kinds import TaskKind
 
 
 def _per_class(targets: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -43,15 +44,16 @@ def _images(targets: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(len(targets))[:count]
 
 
-SELECTORS = {"binary": _per_class, "multiclass": _per_class, "multilabel": _multilabel, "segmentation": _images}
+SELECTORS = {TaskKind.BINARY: _per_class, TaskKind.MULTICLASS: _per_class, TaskKind.MULTILABEL: _multilabel,
+             TaskKind.SEGMENTATION: _images}
 
 
-def budget_index(targets: np.ndarray, kind: str, per_class: int, seed: int) -> np.ndarray:
+def budget_index(targets: np.ndarray, kind: TaskKind | str, per_class: int, seed: int) -> np.ndarray:
     """Sorted row indices of the budgeted subset (see the module docstring for each task kind)."""
-    return np.sort(SELECTORS[kind](targets, per_class, seed))
+    return np.sort(SELECTORS[TaskKind(kind)](targets, per_class, seed))
 
 
-def apply_budget(train: ArrayDataset, kind: str, per_class: int | None, seed: int) -> tuple[ArrayDataset, dict[str, Any]]:
+def apply_budget(train: ArrayDataset, kind: TaskKind | str, per_class: int | None, seed: int) -> tuple[ArrayDataset, dict[str, Any]]:
     """The budgeted training set and what a record says about it (size, per-class counts, a checksum of the rows)."""
     if per_class is None:
         return train, {"train_images": len(train)}
@@ -59,8 +61,8 @@ def apply_budget(train: ArrayDataset, kind: str, per_class: int | None, seed: in
     subset = train.subset(index)
     info: dict[str, Any] = {"train_images": len(subset), "train_images_before_budget": len(train),
                             "subset_sha256": hashlib.sha256(index.astype(np.int64).tobytes()).hexdigest()}
-    if kind == "multilabel":
+    if TaskKind(kind).multilabel:
         info["positives_per_label"] = subset.targets.astype(bool).sum(axis=0).tolist()
-    elif kind != "segmentation":
+    elif TaskKind(kind).single_label:
         info["images_per_class"] = np.bincount(subset.targets, minlength=int(train.targets.max(initial=0)) + 1).tolist()
     return subset, info

@@ -14,18 +14,19 @@ from harness.cam import class_activation_maps, gallery_indices, localisation_sco
 from harness.data.batches import TensorSplit
 from harness.diskerrors import disk_error
 from harness.engine import Outcome, TrainingRun
+from harness.kinds import KINDS
 from harness.objectives import objective_for
 from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.results import write_test_predictions
 from harness.skips import SKIP_ENV, skips
-from harness.tasks import KINDS, TaskSpec
+from harness.tasks import TaskSpec
 
 CAM_SCORE_LIMIT = 256  # test images explained per classification run
 
 
 def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
-    if task.kind == "multilabel":
+    if task.kind.multilabel:
         return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
     if skips("cams"):
         return {}, {"cam_skipped": f"{SKIP_ENV} turned Grad-CAMs off (a test that does not check them)"}
@@ -73,7 +74,7 @@ def finetune(inputs: CellInputs) -> ModeResult:
             raise
         outcome = Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     artifacts: dict[str, Any] = {}
-    if outcome.status == "ok" and artifact_dir is not None and not task.is_segmentation and distributed.is_main():
+    if outcome.status == "ok" and artifact_dir is not None and not task.kind.segmentation and distributed.is_main():
         cam_metrics, artifacts = explain(run, task, splits["test"], artifact_dir / "cams")
         outcome.metrics.update(cam_metrics)
         save_predictions(run, task, splits["test"], artifact_dir / "test_predictions.npz")

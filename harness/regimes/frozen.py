@@ -15,14 +15,14 @@ import torch
 
 from harness.efficiency import count_params, flops_per_image
 from harness.engine import Outcome, mixed_precision
+from harness.kinds import CLASSIFICATION_KINDS
 from harness.objectives import ClassificationObjective, objective_for
-from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.regimes.features import FeatureSet, cached_features
 from harness.regimes.knn import DISTANCE, WEIGHTING, shares_as_logits, vote_shares
+from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.regimes.probe import SOLVER, evaluate_logits, fit_probe
 from harness.results import write_test_predictions
 
-CLASSIFICATION_KINDS = ("binary", "multiclass", "multilabel")
 Scorer = Callable[[CellInputs, ClassificationObjective, dict[str, torch.Tensor], dict[str, torch.Tensor]],
                   tuple[dict[str, Any], torch.Tensor, dict[str, Any], list[dict[str, Any]]]]
 

@@ -42,7 +42,7 @@ class Probe:
 
 
 def _targets(objective: ClassificationObjective, targets: torch.Tensor) -> torch.Tensor:
-    return targets.float() if objective.kind == "multilabel" else targets.long()
+    return targets.float() if objective.kind.multilabel else targets.long()
 
 
 def _fit_head(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, objective: ClassificationObjective,
