@@ -1,3 +1,5 @@
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -5,6 +7,7 @@ import yaml
 
 from harness import tasks as task_module
 from harness.errors import MedbenchError, UnknownNameError
+from harness.kinds import TaskKind
 from harness.tasks import get_task, parse_card, tasks
 
 CARD = {
@@ -64,3 +67,12 @@ def test_every_audit_policy_a_card_may_name_is_implemented():
 
     assert POLICIES.names() == sorted(task_module.AUDIT_POLICIES)
     assert task_module.DEFAULT_AUDIT_POLICY in task_module.AUDIT_POLICIES
+
+
+def test_the_task_kind_is_a_type_that_reads_and_writes_as_its_text():
+    spec = get_task("synth-xray-cls")
+    assert spec.kind is TaskKind.MULTICLASS and spec.kind == "multiclass" and f"{spec.kind}" == "multiclass"
+    assert spec.kind.single_label and not spec.kind.multilabel and not spec.kind.segmentation
+    card = spec.to_dict()
+    assert type(card["kind"]) is str and yaml.safe_dump(card) and json.loads(json.dumps(card))["kind"] == "multiclass"
+    assert dataclasses.replace(spec, kind="segmentation").kind.segmentation  # text given in code becomes the type
