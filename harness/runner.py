@@ -31,13 +31,13 @@ from harness.gridprogress import GridProgress
 from harness.engine import SpeedOptions, seed_everything
 from harness.errors import MedbenchError
 from harness.inits import ResolvedWeights, resolve_init
+from harness.metric_catalogue import HEADLINE
 from harness.models import build_classifier, build_segmenter, check_backbone, load_backbone_weights, weights_target
 from harness.protocols import Protocol
 from harness.provenance import now_utc, software
 from harness.regimes import Regime
 from harness.regimes.modes import CellInputs
 from harness.regimes.plan import TaskPlan, plan_task, plan_tasks
-from harness.metric_catalogue import HEADLINE
 from harness.record import SCHEMA_VERSION, RunRecord, json_safe
 from harness.results import load_record, slug, write_json_atomic
 from harness.skips import skipped_work
