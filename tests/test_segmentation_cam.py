@@ -105,5 +105,5 @@ def test_quick_protocol_on_real_kvasir_beats_the_all_foreground_predictor(shared
     (record,) = read_records(tmp_path / "out")
     val = prepare_split(load_data(get_task("kvasir-seg"), data_dir).val, KVASIR_SIZE, "segmentation", CPU)
     trivial = all_foreground_metrics(val.targets.numpy())
-    assert record.status == "ok"
+    assert record["status"] == "ok"
     assert record["val_metrics"]["iou"] > trivial["iou"] + 0.05, (record["val_metrics"]["iou"], trivial["iou"])
