@@ -89,10 +89,10 @@ MEDMNIST_V2 = _register(Protocol(
 
 REAL_CPU = _register(Protocol(
     name="real-cpu",
-    description=("The real study on 2 CPU cores (leaderboards/real-cpu.yaml): 64 px, 5 epochs, at most 1000 training "
-                 "images per task, three seeds; sized so the whole grid runs in about 50 minutes."),
-    image_size=64, epochs=5, batch_size=64, optimizer="adamw", lr=1e-3, weight_decay=0.05,
-    schedule="cosine", warmup_epochs=0.5, seeds=(0, 1, 2), augmentation="flip_crop", train_limit=1000,
+    description=("The real study on 2 shared CPU cores (leaderboards/real-cpu.yaml): 64 px, 4 epochs, at most 500 "
+                 "training images per task, three seeds; sized by a timed cell so the whole grid runs in about 50 minutes."),
+    image_size=64, epochs=4, batch_size=32, optimizer="adamw", lr=1e-3, weight_decay=0.05,
+    schedule="cosine", warmup_epochs=0.5, seeds=(0, 1, 2), augmentation="flip_crop", train_limit=500,
     source="medbench declared choice sized by a timed cell (results/real-cpu-v1/README.md); AdamW + cosine as quick",
 ))
 
@@ -124,10 +124,10 @@ PRETRAIN_PAPER = _register(Protocol(
 
 PRETRAIN_REAL_CPU = _register(Protocol(
     name="pretrain-real-cpu",
-    description="Pretraining for the real-cpu study: 64 px, 6 epochs over a whole CPMID build on 2 CPU cores.",
-    image_size=64, epochs=6, batch_size=64, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
-    warmup_epochs=1.0, seeds=(0,), augmentation="flip_crop", select_on="accuracy",
-    source="medbench declared choice (as pretrain-quick), epochs sized by a timed epoch (results/real-cpu-v1/README.md)",
+    description="Pretraining for the real-cpu study on 2 shared CPU cores: 64 px, 3 epochs over at most 4000 images of a build.",
+    image_size=64, epochs=3, batch_size=64, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
+    warmup_epochs=0.5, seeds=(0,), augmentation="flip_crop", select_on="accuracy", train_limit=4000,
+    source="medbench declared choice (as pretrain-quick), sized by a timed cell (results/real-cpu-v1/README.md)",
 ))
 
 PRETRAINING_FOR = {"smoke": "pretrain-smoke", "quick": "pretrain-quick", "paper": "pretrain-paper",
