@@ -267,3 +267,34 @@ def _usable_cpu_count() -> int | None:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count()
+
+
+TO_FINAL_FRACTION = 0.95
+TRAIN_FLOPS_RULE = ("3 × forward FLOPs per training image seen (backward ≈ 2 × forward), forward counted by "
+                    "torch.utils.flop_counter at the training size")
+
+
+def learning_speed(history: list[dict[str, Any]], metric: str, forward_flops: int | None,
+                   fraction: float = TO_FINAL_FRACTION) -> dict[str, Any]:
+    """When validation `metric` first reached `fraction` of its last-epoch value: the epoch (1-based) and the
+    training compute spent by then (images seen, FLOPs, seconds). What an initialization buys is mostly speed of
+    learning, so records carry it beside the final scores. Flat numeric keys, so leaderboards summarise them."""
+    key = f"val_{metric}"
+    epochs = [h for h in history if isinstance(h.get(key), (int, float)) and "train_images" in h]
+    if not epochs:
+        return {}
+    final = float(epochs[-1][key])
+    threshold = fraction * final
+    first = next(h for h in epochs if float(h[key]) >= threshold)
+    per_image = 3 * forward_flops if forward_flops else None
+    total_images = int(epochs[-1]["train_images"])
+    return {
+        "epoch_to_95": int(first["epoch"]) + 1,
+        "train_images_to_95": int(first["train_images"]),
+        "train_flops_to_95": per_image * int(first["train_images"]) if per_image else None,
+        "train_seconds_to_95": float(first["train_seconds"]),
+        "train_flops": per_image * total_images if per_image else None,
+        "to_95": {"metric": key, "fraction": fraction, "final": final, "threshold": threshold,
+                  "epochs": len(epochs), "flops_rule": TRAIN_FLOPS_RULE,
+                  "rule": f"first epoch whose validation {metric} is at least {fraction:g} × its last-epoch value"},
+    }

@@ -28,6 +28,7 @@ from harness.efficiency import (
     PeakMemory,
     count_params,
     flops_per_image,
+    learning_speed,
     measure_inference,
 )
 from harness.errors import MedbenchError
@@ -217,6 +218,7 @@ class TrainingRun:
                     break
                 val_metrics = self.evaluate(val)
                 state.history.append({"epoch": epoch, "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
+                                      "train_images": state.train_images, "train_seconds": state.train_seconds,
                                       **{f"val_{k}": val_metrics.get(k) for k in HISTORY + (self.objective.select_on,)
                                          if k in val_metrics}})
                 bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val_metrics.get(self.objective.select_on) or 0:.3f}")
@@ -244,6 +246,7 @@ class TrainingRun:
             "resumed": state.resumed,
             "selection": f"best validation {self.objective.select_on} (test metrics of the last epoch are in metrics_last_epoch)",
         }
+        outcome.efficiency.update(learning_speed(state.history, self.objective.select_on, outcome.efficiency["flops"]))
         if time_inference and outcome.status == "ok" and distributed.is_main():  # rank 0 alone: ranks would compete for the CPU
             timing = {"warmup": 0, "repeats": 1} if skips("inference-timing") else {}  # the record keeps both counts
             outcome.efficiency.update(measure_inference(self.model, image_shape, self.device,

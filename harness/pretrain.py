@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from harness.cpmid.licences import use_statement
 from harness.data.arrays import ArrayDataset, TaskData
 from harness.data.batches import BatchTransform, limit, prepare_split
 from harness.engine import TrainingRun, seed_everything
@@ -129,6 +130,7 @@ def model_card(config: dict[str, Any], manifest: dict[str, Any]) -> str:
         "", "## Use", "```", "medbench run --init file:model.safetensors --backbone " + config["architecture"],
         "timm.create_model('local-dir:THIS_FOLDER')", "```", "",
         "## Licence", "The weights derive from the sources above; their licences and citations apply (see the datasheet).",
+        "", *use_statement([s for s in sources if isinstance(s, dict)]),
         "", f"Made with medbench {meta['medbench_version']} (git {meta['git_sha']}).",
     ]
     return "\n".join(lines) + "\n"

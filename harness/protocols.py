@@ -87,6 +87,14 @@ MEDMNIST_V2 = _register(Protocol(
     source="Yang et al., MedMNIST v2, Sci Data 2023, Sec. Experiments; MedMNIST/experiments train_and_eval_pytorch.py",
 ))
 
+REAL_CPU = _register(Protocol(
+    name="real-cpu",
+    description=("The real study on 2 shared CPU cores (leaderboards/real-cpu.yaml): 64 px, 4 epochs, at most 500 "
+                 "training images per task, three seeds; sized by a timed cell so the whole grid runs in about 50 minutes."),
+    image_size=64, epochs=4, batch_size=32, optimizer="adamw", lr=1e-3, weight_decay=0.05,
+    schedule="cosine", warmup_epochs=0.5, seeds=(0, 1, 2), augmentation="flip_crop", train_limit=500,
+    source="medbench declared choice sized by a timed cell (results/real-cpu-v1/README.md); AdamW + cosine as quick",
+))
 
 # Supervised pretraining on a built CPMID. `medbench run --init cpmid --protocol X` pretrains with
 # PRETRAINING_FOR[X] when no release exists yet, so a demo's transfer test stays within its budget.
@@ -114,8 +122,16 @@ PRETRAIN_PAPER = _register(Protocol(
     source="declared choice: timm-style supervised ImageNet recipe scaled down (AdamW, cosine, 5 warm-up epochs)",
 ))
 
+PRETRAIN_REAL_CPU = _register(Protocol(
+    name="pretrain-real-cpu",
+    description="Pretraining for the real-cpu study on 2 shared CPU cores: 64 px, 3 epochs over at most 4000 images of a build.",
+    image_size=64, epochs=3, batch_size=64, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
+    warmup_epochs=0.5, seeds=(0,), augmentation="flip_crop", select_on="accuracy", train_limit=4000,
+    source="medbench declared choice (as pretrain-quick), sized by a timed cell (results/real-cpu-v1/README.md)",
+))
+
 PRETRAINING_FOR = {"smoke": "pretrain-smoke", "quick": "pretrain-quick", "paper": "pretrain-paper",
-                   "medmnist-v2": "pretrain-quick"}
+                   "medmnist-v2": "pretrain-quick", "real-cpu": "pretrain-real-cpu"}
 
 
 def pretraining_protocol(name: str) -> Protocol:

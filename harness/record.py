@@ -63,8 +63,12 @@ class RunRecord:
                                      "task card, protocol, command, start and end times", factory=dict)
     data_audit: dict[str, Any] | None = doc("the dataset audit the run applied (duplicates across splits)", None)
     submission: dict[str, Any] | None = doc("the submission's manifest summary, for runs of a submission", None)
-    contaminated: bool = doc("a submission declared pretraining on this task's data", False)
-    contamination: dict[str, Any] | None = doc("which declared datasets contaminate the task", None)
+    contaminated: bool = doc("the init's pretraining data hold this task's data: a submission declared it, or the "
+                             "CPMID build's fingerprints matched val/test images at run start", False)
+    contamination: dict[str, Any] | None = doc("which datasets contaminate the task (and, for a CPMID build, how many "
+                                               "copies)", None)
+    cpmid_screening: dict[str, Any] | None = doc("for a CPMID-initialised run: whether and when the task's val/test "
+                                                 "images were screened against that build, and the copies found", None)
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False,
                                   metadata={"doc": "fields this medbench does not know, kept as written"})
 

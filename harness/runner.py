@@ -22,6 +22,7 @@ import torch
 from harness import distributed
 from harness.claims import claim_path, try_claim, waiting_claim
 from harness.audit import apply_audit_policy
+from harness.cpmid.screening import screening_fields
 from harness.data import load_data
 from harness.data.arrays import TaskData
 from harness.data.checks import check_not_empty, split_size_warning
@@ -164,6 +165,18 @@ def resolve_weights(out: Path, init: str, backbone: str, protocol: str) -> Resol
         return resolve_init(init, backbone, protocol)
 
 
+def _say_screening(report: Report, task: str, init: str, fields: dict[str, Any]) -> None:
+    screening = fields.get("cpmid_screening")
+    if screening is None:
+        return
+    if not screening.get("screened"):
+        report(f"{task} {init}: val/test images NOT screened against its CPMID build: {screening.get('why')}")
+    elif screening["when"] == "run start":
+        flagged = "; its records are flagged contaminated" if screening["copies"] else ""
+        report(f"{task} {init}: screened at run start against CPMID {screening['build']}: "
+               f"{screening['copies']} of {screening['images_checked']} val/test images have a copy in it{flagged}")
+
+
 def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], protocol: Protocol, seeds: tuple[int, ...],
              out: Path, data_dir: Path | None, device: torch.device, report: Report = print, progress: bool = True,
              speed: SpeedOptions = SpeedOptions(), regime: Regime = Regime()) -> list[Path]:
@@ -197,6 +210,7 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
         sizes_differ = split_size_warning(plan.data_task, data)
         if sizes_differ:
             report(sizes_differ)
+        screens: dict[str, dict[str, Any]] = {}  # init → its CPMID build screened against this task, once per task
         for init, backbone, seed in pending[task.name]:
             path = plan.record_path(out, init, backbone, seed)
             with claim_cell(out, path) as claimed:
@@ -210,7 +224,10 @@ def run_grid(tasks: list[TaskSpec], inits: list[str], backbones: list[str], prot
                 record = run_cell(Cell(task, init, backbone, seed), plan.protocol, data, weights[(init, backbone)],
                                   device, progress, checkpoint, artifact_dir=path.with_suffix(""), speed=speed,
                                   plan=plan)
-                record = dataclasses.replace(record, data_audit=data_audit)
+                if init not in screens:
+                    screens[init] = screening_fields(weights[(init, backbone)].provenance, plan.data_task.name, data)
+                    _say_screening(report, task.name, init, screens[init])
+                record = dataclasses.replace(record, data_audit=data_audit, **screens[init])
                 if distributed.is_main():
                     write_json_atomic(path, record.to_dict())
                     checkpoint.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -18,6 +19,7 @@ from harness.cpmid import build_cpmid, cpmid_info, load_recipe, open_cpmid, to_t
 from harness.cpmid.sources import expand_args
 from harness.data import load_data
 from harness.errors import MedbenchError, UnknownNameError
+from tests.conftest import read_records
 
 SIZE = 32
 DOWNSTREAM_CARD = {
@@ -313,3 +315,43 @@ def test_cpmid_medmnist_builds_from_stand_in_files(shared_data: Path, tmp_path: 
     assert not {"breastmnist", "pneumoniamnist"} & set(not_screened)
     sheet = (out / "DATASHEET.md").read_text()
     assert "HAM10000: CC BY-NC 4.0" in sheet and "| pneumoniamnist | 738 |" in sheet and "**Not screened**" in sheet
+
+
+def test_a_task_the_recipe_did_not_list_is_screened_at_run_start_and_its_records_flagged(world: dict[str, Path]):
+    """Run-time screening from the build's stored fingerprints: a later task whose test split holds copies of the
+    build's pictures gets contaminated records with the count; a listed task says it was screened at build time."""
+    from harness.cpmid.screening import screening_fields
+    from harness.inits import resolve_init
+    from harness.pretrain import cpmid_folder
+    from harness.protocols import PROTOCOLS
+    from harness.record import RunRecord
+    from harness.runner import run_grid
+    from harness.tasks import get_task
+
+    (world["tasks"] / "tiny-later.yaml").write_text(yaml.safe_dump({**DOWNSTREAM_CARD, "name": "tiny-later", "source": {
+        "loader": "medmnist", "args": {"file": "tiny-later.npz"}}, "splits": {"train": 12, "val": 6, "test": 10}}))
+    out = build_cpmid("tiny", cpmid_folder("tiny"), data_dir=world["data"], progress=lambda _: None)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["fingerprints"]["images"] == sum(s["kept"] for s in manifest["sources"])
+    with np.load(world["data"] / f"gray_{SIZE}.npz") as npz:
+        gray = npz["train_images"]
+    later = {"train": blobs(12, 21), "val": blobs(6, 22),
+             "test": np.concatenate([gray[[0, 1, 2]], reencoded(gray[3])[None], blobs(6, 23)])}
+    save_medmnist(world["data"] / "tiny-later.npz", later, {s: np.arange(len(x)) % 2 for s, x in later.items()})
+
+    provenance = {"cpmid_build": str(out), "recipe_sha256": manifest["recipe_sha256"]}
+    listed = screening_fields(provenance, "tiny-down", load_data(get_task("tiny-down"), world["data"]))
+    assert listed["cpmid_screening"]["when"] == "build" and "contaminated" not in listed
+
+    pretrain_weights = resolve_init("cpmid:tiny", "test_resnet", "smoke")  # pretrains (seconds) on the build
+    assert pretrain_weights.provenance["cpmid_build"] == str(out)
+    results = world["root"] / "results"
+    run_grid([get_task("tiny-later")], ["cpmid:tiny"], ["test_resnet"], PROTOCOLS.get("smoke"), (0,), results,
+             world["data"], torch.device("cpu"), report=lambda _: None, progress=False)
+    (record,) = read_records(results)
+    screening = record["cpmid_screening"]
+    assert screening["screened"] and screening["when"] == "run start" and screening["images_checked"] == 16
+    assert screening["copies"] == 4 and screening["per_split"] == {"val": 0, "test": 4}
+    assert sorted(m["index"] for m in screening["matches"]) == [0, 1, 2, 3] and screening["per_source"] == {"gray": 4}
+    assert record["contaminated"] is True and record["contamination"]["copies"] == 4
+    assert RunRecord.from_dict(record).state == "contaminated"  # what the leaderboard shows

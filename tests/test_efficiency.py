@@ -98,3 +98,15 @@ def test_hardware_info_on_cpu() -> None:
     assert isinstance(info["cpu_simd_flags"], list)
     if Path("/proc/cpuinfo").is_file() and platform.machine() == "x86_64":
         assert "sse2" in info["cpu_simd_flags"]  # part of the x86-64 baseline
+
+
+def test_learning_speed_is_the_first_epoch_at_95_percent_of_the_final_validation_value():
+    from harness.efficiency import learning_speed
+
+    history = [{"epoch": e, "val_auroc": v, "train_images": 100 * (e + 1), "train_seconds": 2.0 * (e + 1)}
+               for e, v in enumerate([0.5, 0.80, 0.86, 0.84, 0.90])]
+    speed = learning_speed(history, "auroc", forward_flops=1000)
+    assert speed["epoch_to_95"] == 3 and speed["train_images_to_95"] == 300  # 0.86 ≥ 0.95 × 0.90 = 0.855 > 0.80
+    assert speed["train_flops_to_95"] == 3 * 1000 * 300 and speed["train_seconds_to_95"] == 6.0
+    assert speed["train_flops"] == 3 * 1000 * 500 and speed["to_95"]["threshold"] == pytest.approx(0.855)
+    assert learning_speed([{"epoch": 0, "train_loss": None}], "auroc", 1000) == {}  # diverged: nothing to say

@@ -331,12 +331,13 @@ HOSTILE_NAMES = ("$\\frac{1}{0}$", "_hidden", "file:/home/ana/weights/w.safetens
 def test_plots_name_every_point_and_keep_hostile_names_inert():
     from xml.etree import ElementTree
 
-    from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
+    from harness.leaderboard.plots import Curve, Point, budget_plot, cost_plot, params_plot, throughput_plot
 
     spec = next(m for m in QUALITY if m.name == "balanced_accuracy")
-    points = [Point(name, "resnet18", 100.0 + i, 11e6, 0.7, 0.68, 0.72, i == 0) for i, name in enumerate(HOSTILE_NAMES)]
+    points = [Point(name, "resnet18", 100.0 + i, 11e6, 0.7, 0.68, 0.72, i == 0, 1e12 * (i + 1)) for i, name in enumerate(HOSTILE_NAMES)]
     curves = [Curve(name, "vit_$x$", ("8", "full"), (0.6, 0.7), (0.55, 0.66), (0.65, 0.74)) for name in HOSTILE_NAMES]
-    for uri in (throughput_plot(points, spec), params_plot(points, spec), budget_plot(curves, spec)):
+    for uri in (throughput_plot(points, spec), params_plot(points, spec), budget_plot(curves, spec),
+                cost_plot(points, spec, "training FLOPs")):
         svg = base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode()
         root = ElementTree.fromstring(svg)  # well formed: every name was escaped
         assert not [e for e in root.iter() if e.tag.endswith("script")]
@@ -357,3 +358,21 @@ def test_the_value_axis_spans_a_fifth_of_the_metric_range_and_stays_inside_it():
     assert low >= -0.01 and high >= 0.19
     assert value_limits([0.1], [0.9], spec) == pytest.approx((0.1 - 0.06, 0.9 + 0.06))  # a wide spread is shown whole
     assert shown_name("hf:lab/" + "x" * 40 + "-final") == "hf:lab/xxxxxxx…xxxxxxxxx-final" and len(shown_name("a" * 99)) == 30
+
+
+def test_one_backbones_rows_share_its_median_throughput_and_an_unavailable_init_is_said(tmp_path: Path):
+    """Identical architectures are never ordered by timing noise; a listed init without records is named with why."""
+    from harness.leaderboard.render import View, _efficiency_plots
+
+    results = write_results(tmp_path / "results", grid(inits=("scratch", "cpmid")))
+    raw = {"title": "t", "tasks": list(TASKS[:2]), "metrics": [{"name": "balanced_accuracy"}], "protocol": "quick",
+           "baseline": ["scratch"], "inits": ["scratch", "cpmid", "imagenet"], "unavailable": {"imagenet": "no Hub here"}}
+    board = build_board(results, parse_definition(raw, "t", "t.yaml"))
+    assert "no records of init imagenet: no Hub here" in board.notes
+    for section in _efficiency_plots(View(board, {})):
+        speeds = {row["point"].throughput for row in section["legend"]}
+        raw_speeds = {_cell(board, row["init"], section["task"], "infer_images_per_s")["mean"] for row in section["legend"]}
+        assert len(speeds) == 1 and len(raw_speeds) == 2  # two noisy measurements of one resnet18, one speed shown
+        assert all(row["spread"] > 0 for row in section["legend"])
+    with pytest.raises(MedbenchError, match="unavailable names init"):
+        parse_definition({**raw, "unavailable": {"hf:x/y": "?"}}, "t", "t.yaml")

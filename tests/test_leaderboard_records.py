@@ -52,7 +52,12 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
                   "infer_precision": "float32", "infer_repeats": 10, "infer_warmup": 3,
                   "peak_memory_bytes": int(params * 40), "peak_memory_kind": "process_peak_rss", "resumed": False,
                   "selection": "best validation auroc (test metrics of the last epoch are in metrics_last_epoch)",
-                  "train_images_per_s": speed / 3, "wall_time_s": 3000 / speed}
+                  "train_images_per_s": speed / 3, "wall_time_s": 3000 / speed,
+                  "epoch_to_95": 2, "train_images_to_95": 2 * spec.splits["train"],
+                  "train_flops_to_95": 6 * int(flops) * spec.splits["train"], "train_seconds_to_95": 600 / speed,
+                  "train_flops": 3 * int(flops) * spec.splits["train"] * config["epochs"],
+                  "to_95": {"metric": "val_auroc", "fraction": 0.95, "final": level, "threshold": 0.95 * level,
+                            "epochs": config["epochs"], "flops_rule": "3 × forward", "rule": "first epoch ≥ 0.95 × last"}}
     weights_sha = None if init == "scratch" else hashlib.sha256(f"{init}/{backbone}".encode()).hexdigest()
     record = {
         "schema_version": SCHEMA_VERSION, "task": task, "init": init, "backbone": backbone, "protocol": protocol,
@@ -82,7 +87,7 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
             "command": ["medbench", "run", "--init", init], "started_at": "2026-01-01T00:00:00+00:00",
             "finished_at": f"2026-01-01T01:{seed:02d}:00+00:00", "skipped_work": [],
         },
-        "submission": None, "contaminated": False, "contamination": None,
+        "submission": None, "contaminated": False, "contamination": None, "cpmid_screening": None,
     }
     record.update(extra)
     return record

@@ -3,7 +3,6 @@ pixels are audited once, whatever folder they were loaded from; changed pixels g
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING

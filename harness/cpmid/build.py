@@ -17,6 +17,7 @@ import numpy as np
 from harness.atomic import temp_pattern, write_text_atomic
 from harness.copies import DEFAULT_RULE, CopyRule
 from harness.cpmid.datasheet import render_datasheet
+from harness.cpmid.fingerprints import FINGERPRINT_DIR, save_fingerprints
 from harness.cpmid.hygiene import EXACT_HASH, REASONS, LeakageIndex, Screen, Verdict
 from harness.cpmid.labels import LabelSpace
 from harness.cpmid.manifest import DATASHEET, FORMAT, FORMAT_VERSION, MANIFEST
@@ -85,9 +86,11 @@ def build_cpmid(recipe: str | Path, out: Path, data_dir: Path | None = None, siz
         tallies, targets, source_ids = _screen_sources(parsed, resolved, labels, screen, data_dir, size, progress)
         order = split_kept(source_ids, len(resolved), parsed.val_fraction, parsed.seed)
         shards = {split: write_split(out, split, idx, staging, targets, source_ids) for split, idx in order.items()}
+        fingerprints = save_fingerprints(out, screen.kept)  # a task added later is screened from these, no rebuild
     finally:
         staging.close()
     manifest = _manifest(parsed, size, resolved, labels, leakage, tallies, targets, source_ids, order, shards)
+    manifest["fingerprints"] = fingerprints
     remove_stale(out, {rel for split in shards.values() for shard in split for rel in shard["files"].values()})
     write_text_atomic(out / DATASHEET, render_datasheet(manifest))
     write_json_atomic(out / MANIFEST, manifest)
@@ -128,7 +131,7 @@ def _check_out(out: Path) -> None:
 
 def _is_build_output(entry: Path) -> bool:
     """A build writes only these names, and atomic temp files of them."""
-    names = (STAGING_IMAGES, SHARD_DIR, MANIFEST, DATASHEET)
+    names = (STAGING_IMAGES, SHARD_DIR, FINGERPRINT_DIR, MANIFEST, DATASHEET)
     return entry.name in names or any(fnmatch(entry.name, temp_pattern(name)) for name in names)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.cpmid.licences import use_statement
+
 _REASON_TEXT = {
     "leakage": "same pixels as, or a near copy of, a val/test image of an excluded downstream task",
     "exact_duplicate": "same decoded pixels (after resizing and the channel policy) as an image already kept",
@@ -51,7 +53,8 @@ def _sources(m: dict[str, Any]) -> str:
     cites = [f"- **{s['name']}**: {s['citation'] or 'no citation given'}" for s in m["sources"]]
     return "\n".join(["## Sources", "",
                       _table(["source", "from", "modality", "kind", "splits used", "license", "images kept"], rows),
-                      "", "Citations:", "", *cites])
+                      "", "Use of the whole set (the strictest source licence applies to the set and to weights "
+                      "trained on it):", "", *use_statement(m["sources"]), "", "Citations:", "", *cites])
 
 
 def _counts(m: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ class CpmidSource:
 
     def resolve(self, backbone: str) -> ResolvedWeights:
         from harness.engine import pick_device
-        from harness.pretrain import pretrain, release_folder
+        from harness.pretrain import cpmid_folder, pretrain, release_folder
         from harness.protocols import PROTOCOLS
 
         folder = release_folder(self.recipe, backbone, self.pretraining)
@@ -57,6 +57,7 @@ class CpmidSource:
         provenance = {
             "source": "cpmid", "recipe": self.recipe, "recipe_sha256": meta.get("recipe_sha256"),
             "pretraining_protocol": self.pretraining, "release_folder": str(folder),
+            "cpmid_build": str(cpmid_folder(self.recipe)),  # screened against at run start (harness.cpmid.screening)
             "pretraining_val_metrics": meta.get("val_metrics"), "pretraining_git_sha": meta.get("git_sha"),
             "architecture": config.get("architecture"),
         }

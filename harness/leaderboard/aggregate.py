@@ -325,6 +325,8 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
 
     present_tasks = set(runs["task"])
     notes += [f"no records for task {t}" for t in definition.tasks if t not in present_tasks]
+    notes += [f"no records of init {init}" + (f": {definition.unavailable[init]}" if init in definition.unavailable else "")
+              for init in definition.inits or () if init not in set(runs["init"])]
     rank_metric = {t: _first_reported(definition, set(cells.loc[cells["task"] == t, "metric"]))
                    for t in definition.tasks if t in present_tasks}
     cells = cells.merge(states[CELL + ["state"]], on=CELL)

@@ -42,6 +42,7 @@ class Definition:
     mode: str = DEFAULT_MODE  # the evaluation regime ranked; other regimes' records feed the label-efficiency page
     label_budget: str = FULL_BUDGET
     image_size: int | None = None  # None: each task at its protocol's size (no --image-size override)
+    unavailable: dict[str, str] = field(default_factory=dict)  # init → why it has no records (said on the page)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "description": self.description, "tasks": list(self.tasks),
@@ -49,11 +50,12 @@ class Definition:
                 "protocol": self.protocol, "baseline": list(self.baseline),
                 "inits": list(self.inits) if self.inits is not None else None,
                 "seeds": list(self.seeds) if self.seeds is not None else None, "why": dict(self.why),
-                "mode": self.mode, "label_budget": self.label_budget, "image_size": self.image_size}
+                "mode": self.mode, "label_budget": self.label_budget, "image_size": self.image_size,
+                "unavailable": dict(self.unavailable)}
 
 
 _ALLOWED = {"title", "description", "tasks", "metrics", "protocol", "baseline", "inits", "seeds", "why", "mode", "label_budget",
-            "image_size"}
+            "image_size", "unavailable"}
 _REQUIRED = {"title", "tasks", "metrics", "protocol"}
 
 
@@ -100,9 +102,9 @@ def _metric(raw: Any, where: str) -> MetricSpec:
     return dataclasses.replace(known, label=str(raw.get("label") or known.label))  # range and direction: the catalogue's
 
 
-def _why(value: Any, where: str) -> dict[str, str]:
+def _why(value: Any, where: str, field: str = "why", meaning: str = "task names to a sentence on why each task is included") -> dict[str, str]:
     if not isinstance(value, dict):
-        raise MedbenchError(f"{where}: why must map task names to a sentence on why each task is included")
+        raise MedbenchError(f"{where}: {field} must map {meaning}")
     return {str(task): " ".join(str(text).split()) for task, text in value.items()}
 
 
@@ -131,13 +133,16 @@ def parse_definition(raw: Any, name: str, where: str) -> Definition:
     tasks, why = _tasks(raw["tasks"], where), _why(raw.get("why") or {}, where)
     if set(why) - set(tasks):
         raise MedbenchError(f"{where}: why names task(s) not on the leaderboard: {', '.join(sorted(set(why) - set(tasks)))}")
+    unavailable = _why(raw.get("unavailable") or {}, where, "unavailable", "init names to a sentence on why they have no records")
+    if inits != "all" and set(unavailable) - set(_names(inits, where, "inits")):
+        raise MedbenchError(f"{where}: unavailable names init(s) not in inits: {', '.join(sorted(set(unavailable)))}")
     return Definition(
         name=name, title=str(raw["title"]), description=str(raw.get("description") or "").strip(),
         tasks=tasks, metrics=tuple(_metric(m, where) for m in raw["metrics"]),
         protocol=str(raw["protocol"]), baseline=_names(raw.get("baseline", list(DEFAULT_BASELINE)), where, "baseline"),
         inits=None if inits == "all" else _names(inits, where, "inits"), seeds=_seeds(raw.get("seeds"), where),
         why=why, mode=str(raw.get("mode", DEFAULT_MODE)), label_budget=str(raw.get("label_budget", FULL_BUDGET)),
-        image_size=_image_size(raw.get("image_size"), where),
+        image_size=_image_size(raw.get("image_size"), where), unavailable=unavailable,
     )
 
 

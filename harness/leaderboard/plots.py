@@ -1,5 +1,5 @@
 """Plots (matplotlib → SVG data URIs for <img>): a metric against throughput with the Pareto front
-marked, against parameter count, and against the label budget.
+marked, against parameter count, against training compute, and against the label budget.
 
 Every point says what it is: its colour names the init source and its marker the backbone, in two
 legend under the axes (names beside the points would pile up, since one backbone's inits share a
@@ -46,6 +46,7 @@ class Point:
     low: float  # its 95 % interval (equal to value when there is none)
     high: float
     pareto: bool
+    cost: float = math.nan  # training FLOPs to 95 % of the final validation value (total for frozen modes)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,14 @@ def throughput_plot(points: list[Point], spec: MetricSpec) -> str:
         fx, fy = zip(*front)
         axes.step(fx, fy, where="pre", color=INK, linewidth=1, linestyle="--", alpha=0.5, zorder=1)
     _labels(axes, "inference throughput (images / s)", spec)
+    return _data_uri(figure)
+
+
+def cost_plot(points: list[Point], spec: MetricSpec, label: str) -> str:
+    """The metric against training compute: what an initialization buys is mostly speed of learning."""
+    figure, axes = _figure(_rows(points))
+    _scatter(figure, axes, np.array([p.cost for p in points]), points, spec)
+    _labels(axes, label, spec)
     return _data_uri(figure)
 
 

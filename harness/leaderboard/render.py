@@ -22,7 +22,7 @@ import numpy as np
 import harness
 from harness.leaderboard.aggregate import CELL, Board, Entry
 from harness.leaderboard.export import to_csv, to_json
-from harness.leaderboard.plots import Curve, Point, budget_plot, params_plot, throughput_plot
+from harness.leaderboard.plots import Curve, Point, budget_plot, cost_plot, params_plot, throughput_plot
 from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front, t_interval
@@ -65,7 +65,7 @@ def _efficiency(value: Any, name: str) -> str:
         return "—"
     if name == "peak_memory_bytes":
         return f"{value / 2**30:.2f} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
-    if name in ("params", "flops"):
+    if name in ("params", "flops", "train_flops", "train_flops_to_95", "train_images_to_95"):
         return _si(value)
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
@@ -170,7 +170,10 @@ def _interval(cell: dict[str, Any]) -> tuple[float, float]:
 
 
 def _efficiency_plots(view: View) -> list[dict[str, Any]]:
-    """Per task: the ranking metric against throughput (Pareto front marked) and against parameters."""
+    """Per task: the ranking metric against throughput (Pareto front marked), parameters and training compute.
+
+    Throughput is a property of the architecture: rows of one backbone differ only by measurement noise, so each
+    backbone's rows share its median throughput (their spread is shown) and never outrank one another by it."""
     sections = []
     for task in view.tasks:
         spec = view.rank_spec(task)
@@ -178,18 +181,40 @@ def _efficiency_plots(view: View) -> list[dict[str, Any]]:
         for row in view.task_rows(task):
             key = (row["init"], row["backbone"], task)
             metric, speed, params = (view.cell(*key, name) for name in (spec.name, "infer_images_per_s", "params"))
+            cost = view.cell(*key, "train_flops_to_95") or view.cell(*key, "train_flops")
             if metric and speed and params and metric["state"] == "ok":
-                rows.append((row, metric, speed["mean"], params["mean"]))
+                rows.append((row, metric, speed["mean"], params["mean"], cost["mean"] if cost else math.nan))
         if not rows:
             continue
-        front = pareto_front(np.array([r[2] for r in rows]), np.array([r[1]["mean"] for r in rows]) * spec.sign)
-        plotted = [Point(row["init"], row["backbone"], float(speed), float(params), float(metric["mean"]),
-                         *_interval(metric), bool(on_front))
-                   for (row, metric, speed, params), on_front in zip(rows, front)]
+        pooled = _per_backbone([(r[0]["backbone"], r[2]) for r in rows])
+        front = pareto_front(np.array([pooled[r[0]["backbone"]][0] for r in rows]),
+                             np.array([r[1]["mean"] for r in rows]) * spec.sign)
+        plotted = [Point(row["init"], row["backbone"], pooled[row["backbone"]][0], float(params), float(metric["mean"]),
+                         *_interval(metric), bool(on_front), float(cost))
+                   for (row, metric, _, params, cost), on_front in zip(rows, front)]
+        costed = [p for p in plotted if math.isfinite(p.cost) and p.cost > 0]
         sections.append({"task": task, "metric": spec, "throughput_svg": throughput_plot(plotted, spec),
                          "params_svg": params_plot(plotted, spec),
-                         "legend": [{**row, "point": p} for (row, *_), p in zip(rows, plotted)]})
+                         "cost_svg": cost_plot(costed, spec, "training FLOPs to 95 % of final validation") if costed else None,
+                         "legend": [{**row, "point": p, "spread": pooled[row["backbone"]][1],
+                                     "epoch": _mean(view.cell(row["init"], row["backbone"], task, "epoch_to_95")),
+                                     "seconds": _mean(view.cell(row["init"], row["backbone"], task, "train_seconds_to_95"))}
+                                    for (row, *_), p in zip(rows, plotted)]})
     return sections
+
+
+def _per_backbone(speeds: list[tuple[str, float]]) -> dict[str, tuple[float, float]]:
+    """Backbone → (median throughput over its rows, (max − min) / median): one architecture, one speed."""
+    pooled = {}
+    for backbone in {b for b, _ in speeds}:
+        values = np.array([v for b, v in speeds if b == backbone], dtype=float)
+        median = float(np.median(values))
+        pooled[backbone] = (median, float(np.ptp(values)) / median if median > 0 else math.nan)
+    return pooled
+
+
+def _mean(cell: dict[str, Any] | None) -> float | None:
+    return None if cell is None or _absent(cell.get("mean")) else float(cell["mean"])
 
 
 def _metric_spec(view: View, name: str) -> MetricSpec:

@@ -23,6 +23,7 @@ from harness.regimes.modes import MODES, CellInputs, Mode, ModeResult
 from harness.regimes.probe import SOLVER, evaluate_logits, fit_probe
 from harness.results import write_test_predictions
 
+FROZEN_FLOPS_RULE = "forward FLOPs × training images (features extracted once, no backward pass; the head's fit is not counted)"
 Scorer = Callable[[CellInputs, ClassificationObjective, dict[str, torch.Tensor], dict[str, torch.Tensor]],
                   tuple[dict[str, Any], torch.Tensor, dict[str, Any], list[dict[str, Any]]]]
 
@@ -45,12 +46,14 @@ def _run_frozen(inputs: CellInputs, score: Scorer) -> ModeResult:
     except RuntimeError as exc:  # e.g. out of memory: recorded, the sweep goes on
         return ModeResult(Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
     image_shape = tuple(inputs.splits["train"].images.shape[1:])
+    flops, images = flops_per_image(model, image_shape), len(inputs.splits["train"])
     selection = details.pop("selection", "nothing is selected: kNN has no fitted parameters")
     outcome = Outcome(status="ok", metrics=evaluate_logits(objective, test_logits, y["test"]), val_metrics=val_metrics,
                       history=history, efficiency={
-                          "params": count_params(model), "flops": flops_per_image(model, image_shape),
+                          "params": count_params(model), "flops": flops,
                           "feature_seconds": features.seconds, "fit_seconds": fit_seconds,
-                          "wall_time_s": time.perf_counter() - tic, "train_images": len(inputs.splits["train"]),
+                          "wall_time_s": time.perf_counter() - tic, "train_images": images,
+                          "train_flops": flops * images if flops else None, "train_flops_rule": FROZEN_FLOPS_RULE,
                           "feature_dim": int(x["train"].shape[1]),
                           "selection": selection})
     artifacts: dict[str, Any] = {"cam_skipped": "frozen-feature modes train no network to explain"}
