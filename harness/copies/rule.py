@@ -14,7 +14,7 @@ class CopyRule:
 
     min_correlation: float = 0.975  # aligned correlation of the lightly blurred canvases
     min_detail_correlation: float = 0.85  # and of their band-passed versions, at the same alignment
-    min_start_correlation: float = 0.7  # blurred-canvas correlation at the retrieved view, before refining
+    min_start_correlation: float = 0.4  # blurred-canvas correlation at the retrieved view, before refining
     min_retrieval_score: float = 0.5  # cosine of the embeddings that makes a pair worth verifying
     candidates: int = 2  # reference images verified per query image and orientation
     crop_fractions: tuple[float, ...] = (1.0, 0.84, 0.7)  # per-side crops indexed for the reference
@@ -26,8 +26,8 @@ class CopyRule:
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         out["method"] = ("gray 64-px working image; 8x8 low DCT of 32-px canvases of crop views, minus the "
                          "reference mean, k-means IVF retrieval over the 8 dihedral orientations; verified by "
-                         "correlation of blurred and band-passed canvases after refining the crop box (pairs far below "
-                         "the thresholds stop refining early)")
+                         "correlation of blurred and band-passed canvases after refining the crop box, coarse (16-px "
+                         "canvases) then fine (pairs far below the thresholds stop refining early)")
         return out
 
 

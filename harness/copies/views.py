@@ -22,6 +22,7 @@ from harness.errors import MedbenchError
 
 WORK = 64  # side of the gray working image kept per picture (4 KB as uint8)
 CANVAS = 32  # side of the canvases that are embedded and correlated
+COARSE = 16  # side of the canvases of the first, coarse refinement steps (from half-size working images)
 LOW = 8  # DCT frequencies per axis in the embedding
 FULL = np.array([0.0, 1.0, 0.0, 1.0])
 ORIENTATIONS = 8  # k·90° rotations (k = o % 4), after a left-right mirror when o ≥ 4
@@ -59,16 +60,22 @@ def working_image(image: np.ndarray) -> np.ndarray:
     return np.asarray(gray.resize((WORK, WORK), Image.Resampling.BILINEAR))
 
 
-def canvases(work: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(n, CANVAS, CANVAS) float32: box i of working image i, area-resampled (boxes broadcast)."""
-    return resampled(work, *box_resamplers(boxes, len(work)))
+def canvases(work: np.ndarray, boxes: np.ndarray, side: int = CANVAS) -> np.ndarray:
+    """(n, side, side) float32: box i of working image i, area-resampled (boxes broadcast)."""
+    return resampled(work, *box_resamplers(boxes, len(work), side, work.shape[-1]))
 
 
-def box_resamplers(boxes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, CANVAS, WORK) row and column area-resampling matrices of n boxes (broadcast), so several
+def halved(work: np.ndarray) -> np.ndarray:
+    """(..., WORK/2, WORK/2) float32 working images, 2x2 pixel means: for coarse canvases (`COARSE`)."""
+    half = work.shape[-1] // 2
+    return work.reshape(*work.shape[:-2], half, 2, half, 2).mean(axis=(-3, -1), dtype=np.float32)
+
+
+def box_resamplers(boxes: np.ndarray, n: int, side: int = CANVAS, work: int = WORK) -> tuple[np.ndarray, np.ndarray]:
+    """(n, side, work) row and column area-resampling matrices of n boxes (broadcast), so several
     pictures cut by the same boxes share them."""
     boxes = np.broadcast_to(np.asarray(boxes, dtype=np.float32), (n, 4))
-    return _interval_matrices(boxes[:, 0:2] * WORK), _interval_matrices(boxes[:, 2:4] * WORK)
+    return _interval_matrices(boxes[:, 0:2] * work, side, work), _interval_matrices(boxes[:, 2:4] * work, side, work)
 
 
 def resampled(work: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -105,10 +112,12 @@ def embedding(canvas: np.ndarray) -> np.ndarray:
 
 def smooth_and_detail(canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The standardised canvas lightly blurred (resampling and JPEG noise are fine detail), and that
-    minus a heavy blur (band-pass: what tells a copy from a picture that only shares the layout)."""
+    minus a heavy blur (band-pass: what tells a copy from a picture that only shares the layout).
+    Coarse canvases (`COARSE` side) are blurred by half as many of their (twice as large) pixels."""
     # blurs keep constants (replicated edges), so standardising the canvas first would change nothing
-    smooth = _BLUR_FINE @ canvas @ _BLUR_FINE.T
-    detail = smooth - _BLUR_COARSE @ canvas @ _BLUR_COARSE.T
+    fine, heavy = _BLURS[canvas.shape[-1]]
+    smooth = fine @ canvas @ fine.T
+    detail = smooth - heavy @ canvas @ heavy.T
     return standardised(smooth), standardised(detail)
 
 
@@ -117,30 +126,30 @@ def correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nij->n", a, b) / (a.shape[1] * a.shape[2])
 
 
-def _interval_matrices(intervals: np.ndarray) -> np.ndarray:
+def _interval_matrices(intervals: np.ndarray, side: int, work: int) -> np.ndarray:
     """`_area_matrices` of (n, 2) pixel intervals, each distinct interval computed once (the boxes a
     refinement step tries share most of their edges)."""
     unique, inverse = np.unique(intervals, axis=0, return_inverse=True)
-    return _area_matrices(unique[:, 0], unique[:, 1])[inverse.reshape(-1)]
+    return _area_matrices(unique[:, 0], unique[:, 1], side, work)[inverse.reshape(-1)]
 
 
-def _area_matrices(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """(n, CANVAS, WORK) weights averaging the working pixels each canvas pixel covers in [lo, hi)."""
-    edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, CANVAS + 1, dtype=np.float32)[None, :]
+def _area_matrices(lo: np.ndarray, hi: np.ndarray, side: int, work: int) -> np.ndarray:
+    """(n, side, work) weights averaging the working pixels each canvas pixel covers in [lo, hi)."""
+    edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, side + 1, dtype=np.float32)[None, :]
     start, stop = edges[:, :-1, None], edges[:, 1:, None]
-    pixel = np.arange(WORK, dtype=np.float32)[None, None, :]
+    pixel = np.arange(work, dtype=np.float32)[None, None, :]
     overlap = np.minimum(stop, pixel + 1)
     overlap -= np.maximum(start, pixel)
     np.maximum(overlap, 0.0, out=overlap)
-    covered = np.clip(stop, 0.0, WORK) - np.clip(start, 0.0, WORK)  # the row's sum, without summing it
+    covered = np.clip(stop, 0.0, work) - np.clip(start, 0.0, work)  # the row's sum, without summing it
     overlap /= np.maximum(covered, 1e-9)
     return overlap
 
 
-def _blur_matrix(sigma: float) -> np.ndarray:
-    """(CANVAS, CANVAS) Gaussian blur along one axis, edges replicated (scipy's mode="nearest")."""
-    return gaussian_filter1d(np.eye(CANVAS, dtype=np.float32), sigma, axis=0, mode="nearest")
+def _blur_matrix(sigma: float, side: int) -> np.ndarray:
+    """(side, side) Gaussian blur along one axis, edges replicated (scipy's mode="nearest")."""
+    return gaussian_filter1d(np.eye(side, dtype=np.float32), sigma, axis=0, mode="nearest")
 
 
-_BLUR_FINE = _blur_matrix(0.7)  # canvas pixels
-_BLUR_COARSE = _blur_matrix(3.0)
+_BLURS = {side: (_blur_matrix(0.7 * side / CANVAS, side), _blur_matrix(3.0 * side / CANVAS, side))  # canvas pixels
+          for side in (CANVAS, COARSE)}
