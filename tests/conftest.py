@@ -129,6 +129,11 @@ def read_records(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))]
 
 
+def learned(history: list[dict]) -> list[dict]:
+    """A record's per-epoch history without its clock readings (`train_seconds`): what a rerun must repeat."""
+    return [{k: v for k, v in epoch.items() if k != "train_seconds"} for epoch in history]
+
+
 def assert_one_line_error(proc, *fragments: str) -> None:
     """A user error: non-zero exit, one `error:` line naming the problem, no traceback."""
     assert proc.returncode != 0, proc.stdout
