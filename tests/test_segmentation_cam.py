@@ -67,7 +67,8 @@ def test_localisation_scores_on_known_maps():
 def test_a_trained_model_localises_lesions_better_than_an_untrained_one(tmp_path: Path, full_work: None):
     task = get_task("synth-histo-cls")  # the family whose lesions carry the class signal most plainly
     data = load_data(task)
-    protocol = PROTOCOLS.get("quick").with_overrides(epochs=4, train_limit=600, eval_limit=200, seeds=(0,))
+    # 3 epochs on 300 images: CAM energy in the lesion 0.281 vs 0.214 untrained, pointing game 0.58 vs 0.37 (2 cores)
+    protocol = PROTOCOLS.get("quick").with_overrides(epochs=3, train_limit=300, eval_limit=100, seeds=(0,))
     record = run_cell(Cell(task, "scratch", "resnet18", 0), protocol, data, resolve_init("scratch", "resnet18"), CPU,
                       progress=False, artifact_dir=tmp_path)
     assert record.status == "ok"
