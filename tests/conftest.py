@@ -47,16 +47,29 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test run's temporary folder: under xdist, the one above the workers' own (for what they share)."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke cell (scratch / resnet18 / synth-xray-cls) trained once per session, in process, for every test
+    """The smoke cell (scratch / resnet18 / synth-xray-cls) trained once per test run, in process, for every test
     that reads a real record: seed 0 in full (inference timing, Grad-CAMs, as a user's run), seed 1 with the
-    test skips. Treat it as read-only; copy it (shutil.copytree) before running into it."""
-    out = tmp_path_factory.mktemp("smoke-results")
-    with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
-        patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
-        invoke(*SMOKE_CELL, "--seeds", "0", "--out", str(out), env={SKIP_ENV: ""})
-        invoke(*SMOKE_CELL, "--seeds", "1", "--out", str(out))
+    test skips. xdist workers share it through a file lock. Treat it as read-only; copy it (shutil.copytree)
+    before running into it."""
+    from filelock import FileLock
+
+    root = run_root(tmp_path_factory)
+    out = root / "smoke-results"
+    with FileLock(str(root / "smoke-results.lock")):
+        if not (root / "smoke-results.done").is_file():
+            with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
+                patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
+                invoke(*SMOKE_CELL, "--seeds", "0", "--out", str(out), env={SKIP_ENV: ""})
+                invoke(*SMOKE_CELL, "--seeds", "1", "--out", str(out))
+            (root / "smoke-results.done").touch()
     return out
 
 
@@ -69,8 +82,7 @@ def cpmid_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from harness.cpmid import build_cpmid
 
-    root = tmp_path_factory.getbasetemp()
-    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the run's folder, above the workers'
+    root = run_root(tmp_path_factory)
     out = root / "cpmid-synth"
     with FileLock(str(root / "cpmid-synth.lock")):
         if not (out / "manifest.json").is_file():
