@@ -56,14 +56,18 @@ EFFICIENCY = tuple(MetricSpec(*m) for m in (
     ("flops", "lower", "FLOPs / image"),
     ("peak_memory_bytes", "lower", "Peak memory"),
     ("wall_time_s", "lower", "Wall time s"),
-    ("train_flops", "lower", "Training FLOPs"),
+))
+
+# How fast a run learned (harness.efficiency.learning_speed): summarised like EFFICIENCY, shown in its own table.
+LEARNING_SPEED = tuple(MetricSpec(*m) for m in (
     ("epoch_to_95", "lower", "Epoch to 95 % of final val"),
     ("train_images_to_95", "lower", "Images seen to 95 %"),
     ("train_flops_to_95", "lower", "Training FLOPs to 95 %"),
     ("train_seconds_to_95", "lower", "Training s to 95 %"),
+    ("train_flops", "lower", "Training FLOPs (all)"),
 ))
 
-CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in QUALITY + EFFICIENCY}
+CATALOGUE: dict[str, MetricSpec] = {m.name: m for m in QUALITY + EFFICIENCY + LEARNING_SPEED}
 
 
 # Named selections: every list of metric names medbench uses lives here, next to the entries it names.

@@ -25,7 +25,7 @@ from harness.leaderboard.definition import Definition, default_definition
 from harness.leaderboard.public import page_slug
 from harness.leaderboard.regimes import regime_label, regime_table
 from harness.leaderboard.stats import ALPHA, BOOTSTRAP_METRICS, paired_bootstrap, paired_t_pvalue, t_interval
-from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
+from harness.metric_catalogue import EFFICIENCY, LEARNING_SPEED, MetricSpec, lookup
 from harness.record import DEFAULT_MODE, EFFICIENCY_COLUMN, FULL_BUDGET, METRIC_COLUMN, RunRecord
 from harness.results import iter_records
 from harness.zipcap import check_zip
@@ -313,7 +313,7 @@ def build_board(results: Path, definition: Definition | None = None, protocol: s
     ok_runs = runs.loc[inside].query("state == 'ok'").merge(reported, on=CELL)
     metrics = _long(ok_runs, definition.metrics, METRIC_COLUMN)
     cells = pd.concat([_summaries(metrics).assign(kind="metric"),
-                       _summaries(_long(ok_runs, EFFICIENCY, EFFICIENCY_COLUMN)).assign(kind="efficiency")], ignore_index=True)
+                       _summaries(_long(ok_runs, EFFICIENCY + LEARNING_SPEED, EFFICIENCY_COLUMN)).assign(kind="efficiency")], ignore_index=True)
     if baseline is not None:
         ranked_values = metrics.merge(states.loc[states["state"] == "ok", CELL], on=CELL)
         cells = cells.merge(_paired(ranked_values, baseline), on=CELL + ["metric"], how="left")

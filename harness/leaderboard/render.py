@@ -26,7 +26,7 @@ from harness.leaderboard.plots import Curve, Point, budget_plot, cost_plot, para
 from harness.leaderboard.public import page_output
 from harness.leaderboard.sitefolder import replace_folder
 from harness.leaderboard.stats import ALPHA, pareto_front, t_interval
-from harness.metric_catalogue import EFFICIENCY, MetricSpec, lookup
+from harness.metric_catalogue import EFFICIENCY, LEARNING_SPEED, MetricSpec, lookup
 from harness.record import METRIC_COLUMN
 from harness.results import slug
 
@@ -92,6 +92,7 @@ class View:
         self.definition = board.definition
         self.metrics = board.definition.metrics
         self.efficiency = EFFICIENCY
+        self.learning_speed = LEARNING_SPEED
         self.tasks = list(board.rank_metric)
         self.alpha = ALPHA
         self.cams = cams
