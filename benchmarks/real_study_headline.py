@@ -33,7 +33,9 @@ def _value(cell: pd.Series | None) -> str:
         return "not run"
     if cell["state"] != "ok":
         return str(cell["state"])
-    interval = f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]" if pd.notna(cell["ci_low"]) else " (no spread)"
+    if cell["sd"] == 0:  # a frozen-feature probe of fixed weights repeats one number on every seed
+        return f"{cell['mean']:.3f} (same each seed)"
+    interval = f" [{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]" if pd.notna(cell["ci_low"]) else " (one seed)"
     return f"{cell['mean']:.3f}{interval}"
 
 
