@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -53,43 +54,43 @@ def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
 
 
+def made_once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> Path:
+    """The folder `name` that `make(folder)` fills once for the whole test run: xdist workers wait on one file lock,
+    and a marker written after `make` returns says the folder is complete."""
+    from filelock import FileLock
+
+    root = run_root(tmp_path_factory)
+    out, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.is_file():
+            with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
+                patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
+                make(out)
+            done.touch()
+    return out
+
+
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke cell (scratch / resnet18 / synth-xray-cls) trained once per test run, in process, for every test
     that reads a real record: seed 0 in full (inference timing, Grad-CAMs, as a user's run), seed 1 with the
-    test skips. xdist workers share it through a file lock. Treat it as read-only; copy it (shutil.copytree)
-    before running into it."""
-    from filelock import FileLock
+    test skips. Treat it as read-only; copy it (shutil.copytree) before running into it."""
+    def train(out: Path) -> None:
+        invoke(*SMOKE_CELL, "--seeds", "0", "--out", str(out), env={SKIP_ENV: ""})
+        invoke(*SMOKE_CELL, "--seeds", "1", "--out", str(out))
 
-    root = run_root(tmp_path_factory)
-    out = root / "smoke-results"
-    with FileLock(str(root / "smoke-results.lock")):
-        if not (root / "smoke-results.done").is_file():
-            with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
-                patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
-                invoke(*SMOKE_CELL, "--seeds", "0", "--out", str(out), env={SKIP_ENV: ""})
-                invoke(*SMOKE_CELL, "--seeds", "1", "--out", str(out))
-            (root / "smoke-results.done").touch()
-    return out
+    return made_once_per_run(tmp_path_factory, "smoke-results", train)
 
 
 @pytest.fixture(scope="session")
 def cpmid_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded cpmid-synth set (minutes to build: the copy screen), built once for the whole test run:
-    xdist workers share it through a file lock. Read-only; tests that pretrain on it link it into their
-    MEDBENCH_HOME (`link_cpmid_synth`). Its tests share one file so that one worker runs them."""
-    from filelock import FileLock
-
+    """The embedded cpmid-synth set (minutes to build: the copy screen), built once for the whole test run.
+    Read-only; tests that pretrain on it link it into their MEDBENCH_HOME (`link_cpmid_synth`). Its tests share
+    one file so that one worker runs them."""
     from harness.cpmid import build_cpmid
 
-    root = run_root(tmp_path_factory)
-    out = root / "cpmid-synth"
-    with FileLock(str(root / "cpmid-synth.lock")):
-        if not (out / "manifest.json").is_file():
-            with pytest.MonkeyPatch.context() as patch:  # session fixtures start before isolated_home
-                patch.setenv("MEDBENCH_HOME", str(session_home(tmp_path_factory)))
-                build_cpmid("cpmid-synth", out, progress=lambda _: None)
-    return out
+    return made_once_per_run(tmp_path_factory, "cpmid-synth",
+                             lambda out: build_cpmid("cpmid-synth", out, progress=lambda _: None))
 
 
 def link_cpmid_synth(cpmid_synth: Path, home: Path) -> None:
