@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from harness import distributed
 from harness.atomic import write_atomic
-from harness.data.batches import BatchTransform, TensorSplit, batch_order
+from harness.data.batches import BatchTransform, batch_order
+from harness.data.prepare import PreparedSplit
 from harness.efficiency import (
     PeakMemory,
     count_params,
@@ -173,21 +174,19 @@ class TrainingRun:
         return loss.detach() * share
 
     @torch.no_grad()
-    def evaluate(self, split: TensorSplit) -> dict[str, Any]:
+    def evaluate(self, split: PreparedSplit) -> dict[str, Any]:
         """Metrics of the current weights; under torchrun each rank scores a share, all get every logit back."""
         distributed.average_buffers(self.model)
         self.model.eval()
         evaluator = self.objective.evaluator()
-        for start in range(0, len(split), self.protocol.eval_batch_size):
-            images = split.images[start:start + self.protocol.eval_batch_size]
+        for images, targets, _ in split.eval_batches(self.protocol.eval_batch_size):
             x, _ = self.transform(images[distributed.eval_rows(len(images))])
             with self.autocast:
                 logits = self.forward(x)
-            evaluator.update(distributed.gather_rows(logits.float(), len(images)),
-                             split.targets[start:start + self.protocol.eval_batch_size])
+            evaluator.update(distributed.gather_rows(logits.float(), len(images)), targets)
         return evaluator.compute()
 
-    def fit(self, train: TensorSplit, val: TensorSplit, test: TensorSplit, progress: bool = True,
+    def fit(self, train: PreparedSplit, val: PreparedSplit, test: PreparedSplit, progress: bool = True,
             checkpoint: Path | None = None, time_inference: bool = True,
             report: Callable[[str], None] | None = None) -> Outcome:
         """Train for the protocol's epochs, keeping the best-on-validation weights; resumes from `checkpoint`
@@ -204,7 +203,7 @@ class TrainingRun:
             if report is not None:
                 report(f"resuming from epoch {state.next_epoch} of {p.epochs} (the checkpoint's last finished epoch)")
         outcome = Outcome(status="ok", history=state.history)
-        image_shape = tuple(train.images.shape[1:])
+        image_shape = train.image_shape
         with PeakMemory(self.device) as peak, run_bar(state, p.epochs, steps_per_epoch,
                                                        disable=not progress or not distributed.is_main()) as bar:
             start_wall = time.perf_counter()
@@ -253,17 +252,17 @@ class TrainingRun:
                                                         batch_size=min(64, p.eval_batch_size), **timing))
         return outcome
 
-    def _train_epoch(self, train: TensorSplit, optimizer: torch.optim.Optimizer,
+    def _train_epoch(self, train: PreparedSplit, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.LRScheduler, state: "FitState", bar: tqdm) -> float:
         """One pass over the training split, one tick of the run's bar per step; returns the mean loss (NaN/Inf once
         the loss stops being finite)."""
         self.model.train()
         tic = time.perf_counter()
         loss_sum, seen = torch.zeros((), device=self.device), 0
-        for step, index in enumerate(batch_order(len(train), self.protocol.batch_size, self.generator, drop_last=True)):
-            index = index.to(self.device)
-            loss_sum += self.train_step(train.images[index], train.targets[index], optimizer, scheduler) * len(index)
-            seen += len(index)
+        orders = batch_order(len(train), self.protocol.batch_size, self.generator, drop_last=True)
+        for step, (images, targets, _) in enumerate(train.batches(orders)):
+            loss_sum += self.train_step(images, targets, optimizer, scheduler) * len(images)
+            seen += len(images)
             bar.update()
             if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(distributed.total(loss_sum)):
                 break

@@ -20,7 +20,8 @@ from safetensors.torch import save_file
 
 from harness.cpmid.licences import use_statement
 from harness.data.arrays import ArrayDataset, TaskData
-from harness.data.batches import BatchTransform, limit, prepare_split
+from harness.data.batches import BatchTransform, limit
+from harness.data.prepare import prepare_split
 from harness.engine import TrainingRun, seed_everything
 from harness.errors import MedbenchError
 from harness.kinds import TaskKind

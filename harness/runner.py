@@ -26,7 +26,8 @@ from harness.cpmid.screening import screening_fields
 from harness.data import load_data
 from harness.data.arrays import TaskData
 from harness.data.checks import check_not_empty, split_size_warning
-from harness.data.batches import BatchTransform, limit, prepare_split
+from harness.data.batches import BatchTransform, limit
+from harness.data.prepare import PreparedSplit, prepare_split
 from harness.efficiency import hardware_info
 from harness.gridprogress import GridProgress
 from harness.engine import SpeedOptions, seed_everything
@@ -119,13 +120,19 @@ def run_cell(cell: Cell, protocol: Protocol, data: TaskData, weights: ResolvedWe
             **software(),
             "device": str(device), "hardware": hardware_info(device), "deterministic": not speed.fast,
             "speed_options": dataclasses.asdict(speed.resolved(device)), "distributed": distributed.describe(device),
-            "data_sha256": data.sha256, "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
+            "data_sha256": data.sha256, "data_path": data_path(data, splits), "weights_sha256": weights.sha256, "init_provenance": weights.provenance,
             "task_card": cell.task.to_dict(), "protocol_config": protocol.to_dict(),
             "command": sys.argv, "started_at": started, "finished_at": now_utc(),
             "skipped_work": list(skipped_work()),  # empty in real runs; see harness.skips
         },
         **submission_fields(weights.provenance, cell.task),  # submission id, weights sha256, contamination flag
     }), "the record of this run")
+
+
+def data_path(data: TaskData, splits: dict[str, PreparedSplit]) -> dict[str, Any]:
+    """Where the run's pixels were read from and where its batches came from (harness.data.placement)."""
+    return {"loaded_into": "pixel store" if data.stored else "memory",
+            "batches": {name: split.placement for name, split in splits.items()}}
 
 
 def is_finished(path: Path) -> bool:

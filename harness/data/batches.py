@@ -1,13 +1,16 @@
-"""Batches from in-memory uint8 tensors: resize once, then augment and normalise whole batches.
+"""Batches from uint8 tensors: resize once, then augment and normalise whole batches.
 
 No per-sample Python or PIL work happens inside the training loop: a split is resized to the
 protocol size once, kept as uint8 (on the GPU when there is one), and each batch is indexed,
-converted and augmented with tensor ops driven by a seeded generator.
+converted and augmented with tensor ops driven by a seeded generator. A split too large for memory
+is a `StoredSplit` (harness.data.stored_split) with the same batch interface, read from disk.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -21,19 +24,62 @@ AUGMENTATIONS = ("none", "flip", "flip_crop")
 CROP_SCALE = (0.8, 1.0)  # flip_crop zooms into 80–100 % of the side, at a random position
 
 
+HASH_CHUNK = 1024  # images hashed per device→host copy
+
+
+class Batch(NamedTuple):
+    """uint8 images (B, C, S, S), their targets and lesion masks (or None), on the run's device."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    masks: torch.Tensor | None
+
+
 @dataclass
 class TensorSplit:
-    """A split ready for training: images (N, C, S, S) uint8, targets as int64 / float (multilabel) / uint8 masks."""
+    """A split held in (device) memory: images (N, C, S, S) uint8, targets as int64 / float (multilabel) /
+    uint8 masks. Its batch methods are the interface every prepared split offers."""
 
     images: torch.Tensor
     targets: torch.Tensor
     masks: torch.Tensor | None = None
+    placement: str = "memory"
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[1:])
 
-def _resize_uint8(images: torch.Tensor, size: int, mode: str, chunk: int = 512) -> torch.Tensor:
+    def rows(self, start: int, stop: int) -> Batch:
+        masks = None if self.masks is None else self.masks[start:stop]
+        return Batch(self.images[start:stop], self.targets[start:stop], masks)
+
+    def gather(self, index: torch.Tensor) -> Batch:
+        index = index.to(self.images.device)
+        return Batch(self.images[index], self.targets[index], None if self.masks is None else self.masks[index])
+
+    def batches(self, orders: list[torch.Tensor]) -> Iterator[Batch]:
+        """Training batches in the seeded order."""
+        return (self.gather(index) for index in orders)
+
+    def eval_batches(self, size: int) -> Iterator[Batch]:
+        """Consecutive batches, in order."""
+        return (self.rows(start, start + size) for start in range(0, len(self), size))
+
+    def pixels_sha256(self) -> str:
+        """Checksum of the uint8 pixels exactly as the model sees them (after resizing), NCHW."""
+        digest = hashlib.sha256(f"{tuple(self.images.shape)}".encode())
+        for start in range(0, len(self), HASH_CHUNK):
+            digest.update(self.images[start:start + HASH_CHUNK].cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+
+RESIZE_CHUNK = 512
+
+
+def resize_uint8(images: torch.Tensor, size: int, mode: str, chunk: int = RESIZE_CHUNK) -> torch.Tensor:
     """Resize (N, C, H, W) uint8 in chunks so memory stays bounded; masks use nearest."""
     if images.shape[-2:] == (size, size):
         return images
@@ -46,21 +92,6 @@ def _resize_uint8(images: torch.Tensor, size: int, mode: str, chunk: int = 512) 
             part = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out.append(part.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(out) if out else images.new_zeros((0, images.shape[1], size, size))
-
-
-def prepare_split(ds: ArrayDataset, size: int, kind: TaskKind | str, device: torch.device) -> TensorSplit:
-    kind = TaskKind(kind)
-    images = _resize_uint8(torch.from_numpy(ds.images).permute(0, 3, 1, 2), size, "bilinear").contiguous()
-    masks = None if ds.masks is None else _resize_uint8(torch.from_numpy(ds.masks)[:, None], size, "nearest")[:, 0]
-    if kind.segmentation:
-        targets = _resize_uint8(torch.from_numpy(ds.targets)[:, None], size, "nearest")[:, 0].long()
-    elif kind.multilabel:
-        targets = torch.from_numpy(ds.targets).float()
-    else:
-        targets = torch.from_numpy(ds.targets).long()
-    pin = device.type == "cuda"
-    move = (lambda t: t.pin_memory().to(device, non_blocking=True)) if pin else (lambda t: t.to(device))
-    return TensorSplit(move(images), move(targets), None if masks is None else move(masks))
 
 
 def limit(ds: ArrayDataset, n: int | None) -> ArrayDataset:

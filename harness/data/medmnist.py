@@ -3,6 +3,10 @@
 Keys `{split}_images` (N×H×W gray or N×H×W×3 RGB, uint8) and `{split}_labels` (N×L, or N as some
 re-saved copies have it). Files are looked up by their published names in `--data-dir` (default:
 the current folder), then in `$MEDBENCH_HOME/data`, where `medbench data fetch` puts them.
+
+A file whose arrays fit in memory (harness.data.placement) is read whole, as it always was. A larger
+one is streamed, member by member and chunk by chunk, into the pixel store once (keyed by the file's
+sha256, itself remembered per file size, mtime and inode), and its images are then read by rows.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from harness.data.arrays import SPLITS, ArrayDataset, TaskData
 from harness.data.checks import card_labels
 from harness.data.download import default_data_dir
 from harness.data.loader import LOADERS, DataStatus, Loader
+from harness.data.npz import npz_layout, stream_member
+from harness.data.placement import place
+from harness.data.rows import StoredRows
+from harness.data.sourcefiles import stored_file
 from harness.errors import MedbenchError
 from harness.zipcap import check_zip
 
@@ -60,42 +68,39 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise MedbenchError(f"{path} is not a readable .npz (truncated or corrupt: {exc}); download it again") from None
 
 
-def _split(arrays: dict[str, np.ndarray], split: str, spec: "TaskSpec", path: Path) -> ArrayDataset:
+def _split(arrays: dict[str, np.ndarray | StoredRows], split: str, spec: "TaskSpec", path: Path) -> ArrayDataset:
     for key in (f"{split}_images", f"{split}_labels"):
         if key not in arrays:
             raise MedbenchError(f"{path} has no '{key}' array (found: {', '.join(sorted(arrays))}); is it a MedMNIST file?")
-    images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+    images, labels = arrays[f"{split}_images"], np.asarray(arrays[f"{split}_labels"])
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise MedbenchError(f"{path}: {split}_images must be uint8 N×H×W[×3], got {images.dtype} {images.shape}")
     if len(images) != len(labels):
         raise MedbenchError(f"{path}: {split} has {len(images)} images but {len(labels)} labels")
-    if images.ndim == 3:
-        images = images[..., None]
+    if images.ndim == 3:  # stored gray images are already written N×H×W×1
+        images = np.ascontiguousarray(images[..., None])
     targets = card_labels(labels, spec, f"{path}: {split}_labels")
-    return ArrayDataset(np.ascontiguousarray(images), targets)
+    return ArrayDataset(images, targets)
 
 
 def load_medmnist(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
     path = medmnist_path(spec, args, data_dir)
-    arrays = _read_npz(path)
-    return TaskData(*(_split(arrays, split, spec, path) for split in SPLITS))
+    total = check_zip(path, str(path), MAX_NPZ_BYTES)
+    if place(total).in_memory:
+        arrays = _read_npz(path)
+        return TaskData(*(_split(arrays, split, spec, path) for split in SPLITS))
+    store = stored_file(path, "npz", _stream_npz)
+    data = TaskData(*(_split({name: store.rows(name) for name in store.names}, split, spec, path) for split in SPLITS))
+    return store.with_checksum(data)
 
 
-def npz_layout(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """{array name: (dtype, shape)} of an `.npz`, read from each member's header without its data."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            layout = {}
-            for member in archive.namelist():
-                with archive.open(member) as handle:
-                    version = np.lib.format.read_magic(handle)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = read_header(handle)  # the header only, never the data
-                layout[member.removesuffix(".npy")] = (np.dtype(dtype).str, tuple(shape))
-            return layout
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise MedbenchError(f"{path} is not a readable .npz ({exc})") from None
+def _stream_npz(path: Path, write: Any) -> None:
+    """Every member of the `.npz` into the store, a chunk at a time; gray images become N×H×W×1."""
+    for name, (dtype, shape) in npz_layout(path).items():
+        if name.endswith("_images") and len(shape) == 3:
+            shape = (*shape, 1)
+        write(name, shape, np.dtype(dtype),
+              (chunk.reshape(len(chunk), *shape[1:]) for chunk in stream_member(path, name)))
 
 
 def describe_medmnist_layout(path: Path) -> str:

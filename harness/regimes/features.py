@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 from harness.cache import READ_ERRORS, read_arrays, write_arrays
-from harness.data.batches import BatchTransform, TensorSplit
+from harness.data.batches import BatchTransform
+from harness.data.prepare import PreparedSplit
 from harness.paths import medbench_home
 
 FEATURE_VERSION = 1  # bump when extraction changes what a cached entry holds
-HASH_CHUNK = 1024  # images hashed per device→host copy
 
 
 def cache_dir() -> Path:
@@ -44,26 +44,18 @@ def backbone_sha256(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def pixels_sha256(images: torch.Tensor) -> str:
-    """Checksum of a split's uint8 pixels exactly as the model sees them (after resizing)."""
-    digest = hashlib.sha256(f"{tuple(images.shape)}".encode())
-    for start in range(0, len(images), HASH_CHUNK):
-        digest.update(images[start:start + HASH_CHUNK].cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def _features_sha256(features: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest()
 
 
 @torch.no_grad()
-def extract(model: nn.Module, split: TensorSplit, transform: BatchTransform, batch_size: int,
+def extract(model: nn.Module, split: PreparedSplit, transform: BatchTransform, batch_size: int,
             autocast: torch.autocast) -> np.ndarray:
     """(N, D) float32 pre-logit features of a split, in eval mode and without augmentation."""
     model.eval()
     out = []
-    for start in range(0, len(split), batch_size):
-        x, _ = transform(split.images[start:start + batch_size])
+    for images, _, _ in split.eval_batches(batch_size):
+        x, _ = transform(images)
         with autocast:
             out.append(model.forward_head(model.forward_features(x), pre_logits=True).float().flatten(1).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
@@ -96,14 +88,14 @@ def _save(path: Path, key: str, identity: dict[str, Any], features: np.ndarray) 
     write_arrays(path, features=features, meta=np.array(meta))
 
 
-def cached_features(model: nn.Module, splits: dict[str, TensorSplit], transform: BatchTransform, identity: dict[str, Any],
+def cached_features(model: nn.Module, splits: dict[str, PreparedSplit], transform: BatchTransform, identity: dict[str, Any],
                     batch_size: int, autocast: torch.autocast) -> FeatureSet:
     """Features of every split, from the cache where an intact entry exists, else extracted and stored."""
     tic = time.perf_counter()
     weights = backbone_sha256(model)
     features, cache = {}, {}
     for name, split in splits.items():
-        full_identity = {**identity, "weights_sha256": weights, "pixels_sha256": pixels_sha256(split.images),
+        full_identity = {**identity, "weights_sha256": weights, "pixels_sha256": split.pixels_sha256(),
                          "version": FEATURE_VERSION}
         key = hashlib.sha256(json.dumps(full_identity, sort_keys=True).encode()).hexdigest()
         path = cache_dir() / key[:2] / f"{key}.npz"

@@ -11,7 +11,7 @@ import torch
 
 from harness import distributed
 from harness.cam import class_activation_maps, gallery_indices, localisation_scores, save_overlay
-from harness.data.batches import TensorSplit
+from harness.data.prepare import PreparedSplit
 from harness.diskerrors import disk_error
 from harness.engine import Outcome, TrainingRun
 from harness.kinds import KINDS
@@ -24,18 +24,19 @@ from harness.tasks import TaskSpec
 CAM_SCORE_LIMIT = 256  # test images explained per classification run
 
 
-def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def explain(run: TrainingRun, task: TaskSpec, test: PreparedSplit, cam_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grad-CAMs of the selected model on test images: localisation scores (where lesion masks exist) and PNGs."""
     if task.kind.multilabel:
         return {}, {"cam_skipped": "multilabel tasks have no single target class to explain"}
     if skips("cams"):
         return {}, {"cam_skipped": f"{SKIP_ENV} turned Grad-CAMs off (a test that does not check them)"}
     count = min(len(test), CAM_SCORE_LIMIT)
-    images, _ = run.transform(test.images[:count])
-    cams, method = class_activation_maps(run.model, images, test.targets[:count])
-    metrics = localisation_scores(cams, test.masks[:count]) if test.masks is not None else {}
-    masks = None if test.masks is None else test.masks[:count].cpu().numpy()
-    pictures = test.images[:count].permute(0, 2, 3, 1).cpu().numpy()
+    batch = test.rows(0, count)
+    images, _ = run.transform(batch.images)
+    cams, method = class_activation_maps(run.model, images, batch.targets)
+    metrics = localisation_scores(cams, batch.masks) if batch.masks is not None else {}
+    masks = None if batch.masks is None else batch.masks.cpu().numpy()
+    pictures = batch.images.permute(0, 2, 3, 1).cpu().numpy()
     paths = []
     for index in gallery_indices(masks, count):
         path = cam_dir / f"test-{index:05d}.png"
@@ -46,12 +47,12 @@ def explain(run: TrainingRun, task: TaskSpec, test: TensorSplit, cam_dir: Path) 
 
 
 @torch.no_grad()
-def save_predictions(run: TrainingRun, task: TaskSpec, test: TensorSplit, path: Path) -> None:
+def save_predictions(run: TrainingRun, task: TaskSpec, test: PreparedSplit, path: Path) -> None:
     """Per-image test probabilities of the selected model, for paired bootstraps between init sources."""
     run.model.eval()
     probs = []
-    for start in range(0, len(test), run.protocol.eval_batch_size):
-        x, _ = run.transform(test.images[start:start + run.protocol.eval_batch_size])
+    for images, _, _ in test.eval_batches(run.protocol.eval_batch_size):
+        x, _ = run.transform(images)
         with run.autocast:
             logits = run.model(x).float()
         probs.append(run.objective.probabilities(logits).cpu().numpy())

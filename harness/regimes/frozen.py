@@ -45,7 +45,7 @@ def _run_frozen(inputs: CellInputs, score: Scorer) -> ModeResult:
         fit_seconds = time.perf_counter() - fit_tic
     except RuntimeError as exc:  # e.g. out of memory: recorded, the sweep goes on
         return ModeResult(Outcome(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}"))
-    image_shape = tuple(inputs.splits["train"].images.shape[1:])
+    image_shape = inputs.splits["train"].image_shape
     flops, images = flops_per_image(model, image_shape), len(inputs.splits["train"])
     selection = details.pop("selection", "nothing is selected: kNN has no fitted parameters")
     outcome = Outcome(status="ok", metrics=evaluate_logits(objective, test_logits, y["test"]), val_metrics=val_metrics,

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from harness.data.batches import BatchTransform, TensorSplit
+from harness.data.batches import BatchTransform
+from harness.data.prepare import PreparedSplit
 from harness.engine import Outcome, SpeedOptions
 from harness.protocols import Protocol
 from harness.regimes.regime import Regime
@@ -32,7 +33,7 @@ class CellInputs:
     regime: Regime
     model: nn.Module
     transform: BatchTransform
-    splits: dict[str, TensorSplit]
+    splits: dict[str, PreparedSplit]
     device: torch.device
     identity: dict[str, Any]  # what frozen features depend on besides weights and pixels
     progress: bool = True

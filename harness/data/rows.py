@@ -1,0 +1,188 @@
+"""Rows of `.npy` files on disk, read on demand: an array larger than memory that costs only what is read.
+
+`StoredRows` looks like a read-only ndarray to the code that indexes it (`len`, `shape`, `dtype`,
+`rows[i]`, `rows[a:b]`, `rows[index_array]` return in-memory arrays) and can be narrowed or joined
+without reading anything (`take`, `concat`): a protocol's cap or a CPMID source's seeded order picks
+rows before any pixels are read. Rows are read with `pread`, not a memory map, so what a pass over
+the data touches stays in the page cache and never counts in the process's resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from harness.errors import MedbenchError
+
+READ_CHUNK_BYTES = 64 * 2**20  # what one streaming pass holds at a time
+
+
+@dataclass(frozen=True)
+class NpyFile:
+    """One C-ordered `.npy` file: where its data start and what they hold, read from its header."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def open(cls, path: Path) -> "NpyFile":
+        """Header only; a file shorter than its header says (a truncated write or copy) is refused."""
+        try:
+            with open(path, "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(handle)
+                offset = handle.tell()
+        except (OSError, ValueError) as exc:
+            raise MedbenchError(f"{path} is not a readable .npy file ({exc}); delete it so it is rebuilt") from None
+        if fortran or dtype.hasobject:
+            raise MedbenchError(f"{path} holds a Fortran-ordered or object array; only plain C-ordered arrays are read")
+        expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if path.stat().st_size != expected:
+            raise MedbenchError(f"{path} is truncated ({path.stat().st_size} bytes, its header says {expected}); "
+                                f"delete it so it is rebuilt")
+        return cls(Path(path), offset, tuple(int(d) for d in shape), dtype)
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """Rows of one or more `.npy` files of the same row shape, in `index` order (all rows when None)."""
+
+    files: tuple[NpyFile, ...]
+    index: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, *paths: Path) -> "StoredRows":
+        files = tuple(NpyFile.open(Path(p)) for p in paths)
+        if len({(f.shape[1:], f.dtype) for f in files}) > 1:
+            raise MedbenchError(f"{', '.join(map(str, paths))} hold rows of different shapes or types")
+        return cls(files)
+
+    @property
+    def _bounds(self) -> np.ndarray:
+        return np.cumsum([0, *(f.shape[0] for f in self.files)])
+
+    def __len__(self) -> int:
+        return int(self._bounds[-1]) if self.index is None else len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.files[0].shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.files[0].dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * self.files[0].row_bytes
+
+    def take(self, index: np.ndarray) -> "StoredRows":
+        """The rows at `index` (positions in this view), without reading them."""
+        index = np.asarray(index, dtype=np.int64)
+        if len(index) and (index.min() < 0 or index.max() >= len(self)):
+            raise MedbenchError(f"row index out of range 0..{len(self) - 1}")
+        return StoredRows(self.files, index if self.index is None else self.index[index])
+
+    @classmethod
+    def concat(cls, parts: list["StoredRows"]) -> "StoredRows":
+        """One view of several, in order, without reading them."""
+        files = tuple(dict.fromkeys(f for p in parts for f in p.files))
+        where = {f: start for f, start in zip(files, np.cumsum([0, *(f.shape[0] for f in files)]))}
+        index = []
+        for part in parts:
+            local = np.arange(len(part)) if part.index is None else part.index
+            starts = np.array([where[f] for f in part.files], dtype=np.int64)
+            file_of = np.searchsorted(part._bounds, local, side="right") - 1
+            index.append(starts[file_of] + local - part._bounds[file_of])
+        merged = cls(files, np.concatenate(index) if index else np.zeros(0, np.int64))
+        if len({(f.shape[1:], f.dtype) for f in files}) > 1:
+            raise MedbenchError("rows of different shapes or types cannot be joined")
+        return merged
+
+    def __getitem__(self, key: int | slice | np.ndarray) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self.read(np.array([key]))[0]
+        if isinstance(key, slice):
+            return self.read(np.arange(len(self))[key])
+        key = np.asarray(key)
+        return self.read(np.flatnonzero(key) if key.dtype == bool else key)
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        whole = self.read(np.arange(len(self)))
+        return whole if dtype is None else whole.astype(dtype)
+
+    def read(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at `positions` (any order, repeats allowed) as one in-memory array; runs of consecutive
+        rows are read with one call each."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) and (positions.min() < -len(self) or positions.max() >= len(self)):
+            raise MedbenchError(f"row index out of range 0..{len(self) - 1}")
+        out = np.empty((len(positions), *self.files[0].shape[1:]), dtype=self.dtype)
+        if not len(positions):
+            return out
+        positions = positions % len(self)
+        rows = positions if self.index is None else self.index[positions]
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        bounds = self._bounds
+        file_of = np.searchsorted(bounds, sorted_rows, side="right") - 1
+        breaks = np.flatnonzero((np.diff(sorted_rows) != 1) | (np.diff(file_of) != 0)) + 1
+        flat = out.reshape(len(out), -1).view(np.uint8)
+        buffer = np.empty_like(flat) if not np.all(order == np.arange(len(order))) else flat
+        for run in np.split(np.arange(len(sorted_rows)), breaks):
+            if not len(run):
+                continue
+            npy = self.files[file_of[run[0]]]
+            first = int(sorted_rows[run[0]] - bounds[file_of[run[0]]])
+            _pread_into(npy, first, buffer[run[0]:run[-1] + 1])
+        if buffer is not flat:
+            flat[order] = buffer
+        return out
+
+    def chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(start, rows start…start+k) in order, about READ_CHUNK_BYTES at a time."""
+        step = rows or max(1, READ_CHUNK_BYTES // max(self.files[0].row_bytes, 1))
+        for start in range(0, len(self), step):
+            yield start, self.read(np.arange(start, min(start + step, len(self))))
+
+
+def _pread_into(npy: NpyFile, first_row: int, target: np.ndarray) -> None:
+    """Fill `target` (rows × row bytes, uint8) from the file, starting at `first_row`."""
+    view = memoryview(target).cast("B")
+    offset = npy.offset + first_row * npy.row_bytes
+    fd = os.open(npy.path, os.O_RDONLY)
+    try:
+        done = 0
+        while done < len(view):
+            got = os.preadv(fd, [view[done:]], offset + done)
+            if got == 0:
+                raise MedbenchError(f"{npy.path} ended early (truncated while in use?); delete it so it is rebuilt")
+            done += got
+    finally:
+        os.close(fd)
+
+
+def chunks_of(images: "np.ndarray | StoredRows", rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, chunk) over an in-memory array or stored rows alike, with bounded memory for the latter."""
+    if isinstance(images, StoredRows):
+        yield from images.chunks(rows)
+        return
+    step = rows or max(1, READ_CHUNK_BYTES // max(int(np.prod(images.shape[1:])) * images.dtype.itemsize, 1))
+    for start in range(0, len(images), step):
+        yield start, np.asarray(images[start:start + step])

@@ -1,0 +1,197 @@
+"""The on-disk pixel store: arrays written once, chunk by chunk, and read by rows (harness.data.rows).
+
+A store is a folder of plain `.npy` files (the CPMID shard format) with a `manifest.json` that lists
+each file's shape, type and sha256. It is written into a temporary folder beside its final place and
+renamed into place only when every file is complete and its checksum recorded, so a store that a
+crash, a kill or a full disk interrupted is never read. Opening one checks every file's length and,
+once per file version, its sha256 (a `verified.json` stamp remembers size, mtime and inode of the
+files already checked, so a large store is hashed once, not on every run). A store that fails either
+check is removed and the error says so: the next run rebuilds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from harness.checksums import file_digest
+from harness.data.rows import NpyFile, StoredRows
+from harness.diskerrors import disk_error
+from harness.errors import MedbenchError
+from harness.paths import medbench_home
+
+STORE_VERSION = 1
+MANIFEST = "manifest.json"
+STAMP = "verified.json"
+
+
+def store_root() -> Path:
+    return medbench_home() / "store"
+
+
+@dataclass(frozen=True)
+class Store:
+    """An opened, verified store folder."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+    def rows(self, name: str) -> StoredRows:
+        return StoredRows.of(self.folder / self.manifest["arrays"][name]["file"])
+
+    def array(self, name: str) -> np.ndarray:
+        """A small array (labels) read whole."""
+        return np.asarray(self.rows(name))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.manifest["arrays"])
+
+
+class ArrayWriter:
+    """One `.npy` file written row chunk by row chunk; its sha256 is computed as the bytes go out."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.path, self.shape, self.dtype = path, tuple(int(d) for d in shape), np.dtype(dtype)
+        self.rows = 0
+        self._digest = hashlib.sha256()
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": self.shape})
+        self._handle = open(path, "wb")
+        self._handle.write(header.getvalue())
+        self._digest.update(header.getvalue())
+
+    def append(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+        if chunk.shape[1:] != self.shape[1:] or self.rows + len(chunk) > self.shape[0]:
+            raise MedbenchError(f"{self.path.name}: rows of {chunk.shape[1:]} after {self.rows} do not fit {self.shape}")
+        data = memoryview(chunk).cast("B")
+        self._handle.write(data)
+        self._digest.update(data)
+        self.rows += len(chunk)
+
+    def discard(self) -> None:
+        self._handle.close()
+
+    def close(self) -> str:
+        """Flush and sync; the sha256 of the whole file. Fewer rows than the header promised is an error."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        if self.rows != self.shape[0]:
+            raise MedbenchError(f"{self.path.name}: {self.rows} rows written, {self.shape[0]} expected (the input ended early)")
+        return self._digest.hexdigest()
+
+
+class StoreBuilder:
+    """Collects arrays in a temporary folder; `commit` makes them the store at `folder` in one rename."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        self.temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=folder.parent))
+        self.arrays: dict[str, dict[str, Any]] = {}
+
+    def write(self, name: str, shape: tuple[int, ...], dtype: np.dtype, chunks: Iterator[np.ndarray]) -> None:
+        file = f"{name}.npy"
+        writer = ArrayWriter(self.temp / file, shape, dtype)
+        try:
+            for chunk in chunks:
+                writer.append(chunk)
+        except BaseException:
+            writer.discard()
+            raise
+        sha = writer.close()
+        self.arrays[name] = {"file": file, "shape": list(writer.shape), "dtype": writer.dtype.str, "sha256": sha}
+
+    def commit(self, **facts: Any) -> Store:
+        """Write the manifest and the verified stamp, then rename into place (another process that finished the
+        same store first wins; ours is dropped)."""
+        manifest = {"format": "medbench-pixel-store", "version": STORE_VERSION, "arrays": self.arrays, **facts}
+        (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        _write_stamp(self.temp, manifest)
+        try:
+            os.rename(self.temp, self.folder)
+        except OSError:
+            if not (self.folder / MANIFEST).is_file():
+                raise
+            shutil.rmtree(self.temp, ignore_errors=True)
+        return open_store(self.folder)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def build_store(folder: Path, fill: Callable[[StoreBuilder], dict[str, Any]]) -> Store:
+    """The store at `folder`, built by `fill` (which writes arrays and returns manifest facts) when absent or
+    broken. A failed build leaves nothing behind; a full disk is one line naming it."""
+    if (folder / MANIFEST).is_file():
+        return open_store(folder)
+    builder = StoreBuilder(folder)
+    try:
+        facts = fill(builder)
+        return builder.commit(**facts)
+    except OSError as exc:
+        builder.abort()
+        problem = disk_error(exc, folder)
+        if problem is not None:
+            raise MedbenchError(f"writing the pixel store {folder}: {problem} (nothing half-written was kept; "
+                                f"MEDBENCH_HOME chooses where the store lives)") from None
+        raise
+    except BaseException:
+        builder.abort()
+        raise
+
+
+def open_store(folder: Path) -> Store:
+    """A store whose files are all present, complete and (once per file version) match their sha256;
+    a broken one is removed and reported, so the next run rebuilds it."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        arrays = manifest["arrays"]
+        for name, entry in arrays.items():
+            npy = NpyFile.open(folder / entry["file"])
+            if list(npy.shape) != list(entry["shape"]) or npy.dtype.str != entry["dtype"]:
+                raise MedbenchError(f"{npy.path} holds {npy.shape} {npy.dtype}, the manifest says {entry['shape']}")
+        stale = [name for name, entry in arrays.items() if not _stamped(folder, entry)]
+        for name in stale:
+            if file_digest(folder / arrays[name]["file"]) != arrays[name]["sha256"]:
+                raise MedbenchError(f"{folder / arrays[name]['file']} no longer matches its sha256 in {MANIFEST}")
+        if stale:
+            _write_stamp(folder, manifest)
+    except (MedbenchError, OSError, ValueError, KeyError, TypeError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        reason = exc if isinstance(exc, MedbenchError) else f"{type(exc).__name__}: {exc}"
+        raise MedbenchError(f"the pixel store {folder} was broken ({reason}); it has been removed: "
+                            f"run the command again to rebuild it") from None
+    return Store(folder, manifest)
+
+
+def _file_state(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def _stamped(folder: Path, entry: dict[str, Any]) -> bool:
+    """Whether this very file (same size, mtime and inode) was already hashed and matched."""
+    with contextlib.suppress(OSError, ValueError):
+        stamp = json.loads((folder / STAMP).read_text())
+        return stamp.get(entry["file"]) == [*_file_state(folder / entry["file"]), entry["sha256"]]
+    return False
+
+
+def _write_stamp(folder: Path, manifest: dict[str, Any]) -> None:
+    stamp = {e["file"]: [*_file_state(folder / e["file"]), e["sha256"]] for e in manifest["arrays"].values()}
+    with contextlib.suppress(OSError):  # a read-only store is hashed again next time, nothing worse
+        (folder / STAMP).write_text(json.dumps(stamp))
