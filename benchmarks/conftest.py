@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from harness.data.arrays import ArrayDataset
-from harness.data.batches import TensorSplit, prepare_split
+from harness.data.batches import TensorSplit
+from harness.data.prepare import prepare_split
 
 MEDIANS = pytest.StashKey[dict[str, float]]()
 FLOPS = pytest.StashKey[dict[str, float]]()

@@ -11,7 +11,8 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.conftest import SETTING as s, synchronize
 from benchmarks.test_train_step import _harness_run, _protocol
 from harness.data.arrays import ArrayDataset
-from harness.data.batches import TensorSplit, prepare_split
+from harness.data.batches import TensorSplit
+from harness.data.prepare import prepare_split
 
 rng = np.random.default_rng(0)
 n = s.eval_images

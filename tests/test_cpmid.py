@@ -18,6 +18,7 @@ from harness.copies import DEFAULT_RULE
 from harness.cpmid import build_cpmid, cpmid_info, load_recipe, open_cpmid, to_task_data
 from harness.cpmid.sources import expand_args
 from harness.data import load_data
+from harness.data.rows import StoredRows
 from harness.errors import MedbenchError, UnknownNameError
 from tests.conftest import read_records
 
@@ -118,8 +119,8 @@ def test_build_twice_gives_identical_bytes_and_a_readable_set(world: dict[str, P
     assert m["splits"]["train"]["count"] + m["splits"]["val"]["count"] == sum(s["kept"] for s in m["sources"])
     assert m["recipe"]["near_duplicate_min_correlation"] == DEFAULT_RULE.min_correlation and len(m["recipe_sha256"]) == 64
     train = cpmid.split("train")
-    assert isinstance(train.shards[0].images, np.memmap)
-    assert train.shards[0].images.shape[1:] == (SIZE, SIZE, 3)
+    assert isinstance(train.images, StoredRows)  # on disk until read
+    assert train.images.shape[1:] == (SIZE, SIZE, 3)
     gray_rows = train.targets[train.sources == 0]
     assert (gray_rows[:, :3].sum(axis=1) == 1).all() and (gray_rows[:, 8] == 1).all()  # one-hot + modality
     assert (gray_rows[:, 3:8] == 0).all()
@@ -200,7 +201,7 @@ def test_small_shard_cap_splits_and_rebuild_removes_stale_shards(world: dict[str
     build_cpmid("tiny", out, data_dir=world["data"], progress=lambda _: None)
     cpmid = open_cpmid(out)
     train = cpmid.split("train")
-    assert len(train.shards) > 3 and cpmid.manifest["images_per_shard"] == 16
+    assert train.shard_count > 3 and cpmid.manifest["images_per_shard"] == 16
     everything = train.load_images()
     picks = np.array([len(train) - 1, 0, 17, 16, 17])
     assert np.array_equal(train.take(picks), everything[picks])

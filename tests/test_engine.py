@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from harness.data.arrays import ArrayDataset
-from harness.data.batches import BatchTransform, batch_order, limit, prepare_split
+from harness.data.batches import BatchTransform, batch_order, limit
+from harness.data.prepare import prepare_split
 from harness.engine import TrainingRun, lr_factor
 from harness.objectives import objective_for
 from harness.models import build_classifier

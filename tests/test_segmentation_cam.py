@@ -10,7 +10,8 @@ from PIL import Image
 
 from harness.cam import class_activation_maps, localisation_scores
 from harness.data import load_data
-from harness.data.batches import BatchTransform, limit, prepare_split
+from harness.data.batches import BatchTransform, limit
+from harness.data.prepare import prepare_split
 from harness.inits import resolve_init
 from harness.metrics import SegmentationEvaluator
 from harness.models import build_classifier

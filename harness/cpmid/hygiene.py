@@ -14,13 +14,15 @@ images by task, so a pair is compared net of its own source's shared anatomy, no
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from harness.copies import Catalogue, CopyRule, Reference, copy_pairs, pairs_between
-from harness.cpmid.pixels import conform
+from harness.cpmid.pixels import conformed
 from harness.cpmid.shards import Staging
 from harness.data import data_status, load_data
 from harness.tasks import get_task
@@ -41,7 +43,7 @@ class Leak:
 class LeakageIndex:
     """The val and test images of every excluded task, in the set's pixel format."""
 
-    def __init__(self, images: np.ndarray, owners: list[tuple[str, str, int]], rule: CopyRule,
+    def __init__(self, images: Iterable[np.ndarray], owners: list[tuple[str, str, int]], rule: CopyRule,
                  not_screened: dict[str, str] | None = None) -> None:
         self.owners = owners
         self.rule = rule
@@ -54,7 +56,8 @@ class LeakageIndex:
     def from_tasks(cls, names: tuple[str, ...], data_dir: Path | None, size: int, channels: int,
                    rule: CopyRule) -> "LeakageIndex":
         """Tasks whose data are absent cannot be screened: they are recorded as such, not silently passed."""
-        images, owners, absent = [np.zeros((0, size, size, channels), np.uint8)], [], {}
+        images: list[Iterator[np.ndarray]] = []
+        owners, absent = [], {}
         for name in names:
             spec = get_task(name)
             status = data_status(spec, data_dir)
@@ -63,9 +66,9 @@ class LeakageIndex:
                 continue
             data = load_data(spec, data_dir)
             for split in ("val", "test"):
-                images.append(conform(data.split(split).images, size, channels))
+                images.append(conformed(data.split(split).images, size, channels))
                 owners.extend((name, split, i) for i in range(len(data.split(split))))
-        return cls(np.concatenate(images), owners, rule, absent)
+        return cls(itertools.chain.from_iterable(images), owners, rule, absent)
 
     def counts(self) -> dict[str, int]:
         """Reference images per excluded task."""

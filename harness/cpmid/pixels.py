@@ -6,10 +6,13 @@ same bytes on every machine — which byte-identical rebuilds and exact-duplicat
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import PIL
 from PIL import Image
 
+from harness.data.rows import StoredRows, chunks_of
 from harness.errors import MedbenchError
 
 LIBRARY = f"Pillow {PIL.__version__}"  # resampling arithmetic can change between Pillow releases
@@ -27,6 +30,12 @@ def conform(images: np.ndarray, size: int, channels: int) -> np.ndarray:
     for i, img in enumerate(images):
         out[i] = _conform_one(img, size, channels)
     return out
+
+
+def conformed(images: "np.ndarray | StoredRows", size: int, channels: int) -> Iterator[np.ndarray]:
+    """`conform`, one image at a time, reading stored images a chunk at a time (bounded memory)."""
+    for _, chunk in chunks_of(images):
+        yield from conform(chunk, size, channels)
 
 
 def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:

@@ -1,10 +1,14 @@
-"""Open a built CPMID: verify every shard against the manifest, then read it memory-mapped."""
+"""Open a built CPMID: verify every shard against the manifest, then read its images by rows.
+
+Images stay on disk (`StoredRows`, read with pread) until a batch or a chunk asks for them, so a set
+larger than memory opens, subsets and trains; labels and source ids are small and read whole.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -12,50 +16,31 @@ from harness.cpmid.datasheet import render_datasheet
 from harness.cpmid.manifest import load_manifest, shard_checksums
 from harness.cpmid.shards import verify_files
 from harness.data.arrays import ArrayDataset, TaskData
+from harness.data.rows import StoredRows
 from harness.errors import MedbenchError
 
 
 @dataclass(frozen=True)
-class Shard:
-    images: np.ndarray  # (n, S, S, C) uint8, memory-mapped
-    targets: np.ndarray  # (n, L) uint8 multi-hot
-    sources: np.ndarray  # (n,) int16 index into manifest["sources"]
-
-
-@dataclass(frozen=True)
 class CpmidSplit:
-    """One split as its shards; images stay on disk until indexed."""
+    """One split: images (N, S, S, C) uint8 on disk across its shards, multi-hot targets and source ids."""
 
-    shards: tuple[Shard, ...]
+    images: StoredRows | None  # None for an empty split
+    targets: np.ndarray  # (N, L) uint8 multi-hot
+    sources: np.ndarray  # (N,) int16 index into manifest["sources"]
     image_shape: tuple[int, int, int]
-    num_labels: int
+    shard_count: int
 
     def __len__(self) -> int:
-        return sum(len(s.images) for s in self.shards)
-
-    def iter_shards(self) -> Iterator[Shard]:
-        return iter(self.shards)
-
-    @property
-    def targets(self) -> np.ndarray:
-        return np.concatenate([s.targets for s in self.shards]) if self.shards else np.zeros((0, self.num_labels), np.uint8)
-
-    @property
-    def sources(self) -> np.ndarray:
-        return np.concatenate([s.sources for s in self.shards]) if self.shards else np.zeros(0, np.int16)
+        return len(self.targets)
 
     def take(self, index: np.ndarray) -> np.ndarray:
-        """Images at global positions `index` (any order), read from the shards into memory."""
+        """Images at positions `index` (any order), read into memory."""
         index = np.asarray(index, dtype=np.int64)
-        bounds = np.cumsum([0, *(len(s.images) for s in self.shards)])
-        if len(index) and (index.min() < 0 or index.max() >= bounds[-1]):
-            raise MedbenchError(f"image index out of range 0..{bounds[-1] - 1}")
-        out = np.empty((len(index), *self.image_shape), dtype=np.uint8)
-        which = np.searchsorted(bounds, index, side="right") - 1
-        for k in np.unique(which):
-            rows = which == k
-            out[rows] = self.shards[k].images[index[rows] - bounds[k]]
-        return out
+        if self.images is None:
+            if len(index):
+                raise MedbenchError("image index out of range: the split is empty")
+            return np.zeros((0, *self.image_shape), np.uint8)
+        return self.images.read(index)
 
     def load_images(self) -> np.ndarray:
         """All images in memory (for small sets)."""
@@ -81,13 +66,18 @@ class CpmidSet:
         splits = self.manifest["splits"]
         if name not in splits:
             raise MedbenchError(f"CPMID {self.manifest['name']} has no split {name!r}; it has {', '.join(splits)}")
-        shards = tuple(self._shard(shard["files"]) for shard in splits[name]["shards"])
+        shards = [shard["files"] for shard in splits[name]["shards"]]
         size, channels = self.manifest["image_size"], self.manifest["channels"]
-        return CpmidSplit(shards, (size, size, channels), len(self.label_names))
+        images = StoredRows.of(*(self.folder / files["images"] for files in shards)) if shards else None
+        targets = (np.concatenate([self._small(files["labels"]) for files in shards]) if shards
+                   else np.zeros((0, len(self.label_names)), np.uint8))
+        sources = np.concatenate([self._small(files["sources"]) for files in shards]) if shards else np.zeros(0, np.int16)
+        if images is not None and not len(images) == len(targets) == len(sources):
+            raise MedbenchError(f"CPMID split {name}: its shards hold different numbers of images and labels; rebuild the set")
+        return CpmidSplit(images, targets, sources, (size, size, channels), len(shards))
 
-    def _shard(self, files: dict[str, str]) -> Shard:
-        return Shard(*(np.load(self.folder / files[key], mmap_mode="r", allow_pickle=False)
-                       for key in ("images", "labels", "sources")))
+    def _small(self, rel: str) -> np.ndarray:
+        return np.load(self.folder / rel, allow_pickle=False)
 
 
 def open_cpmid(folder: Path, verify: bool = True) -> CpmidSet:
@@ -100,8 +90,11 @@ def open_cpmid(folder: Path, verify: bool = True) -> CpmidSet:
 
 
 def to_task_data(cpmid: CpmidSet) -> TaskData:
-    """The set in memory as TaskData with (N, L) uint8 multi-hot targets; val doubles as test."""
-    train, val = (ArrayDataset(split.load_images(), split.targets) for split in map(cpmid.split, ("train", "val")))
+    """The set as TaskData with (N, L) uint8 multi-hot targets, its images still on disk; val doubles as test."""
+    def dataset(split: CpmidSplit) -> ArrayDataset:
+        images = split.images if split.images is not None else np.zeros((0, *split.image_shape), np.uint8)
+        return ArrayDataset(images, split.targets)
+    train, val = (dataset(cpmid.split(name)) for name in ("train", "val"))
     return TaskData(train, val, val)
 
 

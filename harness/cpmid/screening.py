@@ -13,12 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from harness.copies import DEFAULT_RULE, Catalogue, Reference, pairs_between
 from harness.cpmid.fingerprints import load_fingerprints
 from harness.cpmid.manifest import load_manifest
-from harness.cpmid.pixels import conform
+from harness.cpmid.pixels import conformed
 from harness.data.arrays import TaskData
 from harness.errors import MedbenchError
 
@@ -67,9 +66,8 @@ def screen_task(folder: Path, recipe_sha256: Any, task: str, data: TaskData) -> 
 def _copies(build: Catalogue, manifest: dict[str, Any], data: TaskData) -> dict[str, Any]:
     """Val/test images with a copy among the build's pictures, counted per split and per build source."""
     size, channels = int(manifest["image_size"]), int(manifest["channels"])
-    images = [conform(data.split(split).images, size, channels) for split in SPLITS]
-    owners = [(split, i) for split, part in zip(SPLITS, images) for i in range(len(part))]
-    queries = Catalogue.of(np.concatenate(images))
+    owners = [(split, i) for split in SPLITS for i in range(len(data.split(split)))]
+    queries = Catalogue.of(image for split in SPLITS for image in conformed(data.split(split).images, size, channels))
     names = [s["name"] for s in manifest["sources"]]
     found: dict[int, tuple[str, str]] = {}
     for pair in sorted(pairs_between(queries, Reference(build, DEFAULT_RULE), DEFAULT_RULE), key=lambda p: p.kind != "exact"):

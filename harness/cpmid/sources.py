@@ -16,6 +16,7 @@ import numpy as np
 from harness.cpmid.recipe import SOURCE_KINDS, RecipeSource
 from harness.data import load_data
 from harness.data.arrays import SPLITS
+from harness.data.rows import StoredRows, concat_rows, take_rows
 from harness.errors import MedbenchError
 from harness.kinds import TaskKind
 from harness.tasks import SourceSpec, TaskSpec, get_task
@@ -54,7 +55,7 @@ class ResolvedSource:
 
 @dataclass(frozen=True)
 class Candidates:
-    images: np.ndarray  # (N, H, W, C) uint8, in screening order
+    images: np.ndarray | StoredRows  # (N, H, W, C) uint8, in screening order
     targets: np.ndarray  # (N, K) uint8 multi-hot over the source's own classes
     origin: np.ndarray  # (N, 2) int64: index into SPLITS, index within that split
     available: int  # images in the chosen splits before caps
@@ -97,8 +98,8 @@ def load_candidates(resolved: ResolvedSource, data_dir: Path | None, seed: int) 
                              for s, p in zip(resolved.source.splits, parts)]).astype(np.int64)
     rng = np.random.default_rng([seed, zlib.crc32(resolved.source.name.encode())])
     order = _capped_order(rng.permutation(len(targets)), targets, resolved.source)
-    images = np.concatenate([p.images for p in parts]) if len(parts) > 1 else parts[0].images
-    return Candidates(images[order], targets[order], origin[order], len(targets), data.sha256)
+    images = concat_rows([p.images for p in parts])  # stored pixels stay on disk: the build reads them in chunks
+    return Candidates(take_rows(images, order), targets[order], origin[order], len(targets), data.sha256)
 
 
 def _multi_hot(targets: np.ndarray, resolved: ResolvedSource) -> np.ndarray:

@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from harness.data.rows import StoredRows, chunks_of
+from harness.data.rows import StoredRows, chunks_of, take_rows
 from harness.errors import MedbenchError
 
 SPLITS = ("train", "val", "test")
@@ -54,17 +54,13 @@ class ArrayDataset:
 
     def subset(self, index: np.ndarray) -> "ArrayDataset":
         """The rows at `index`; stored pixels stay on disk (nothing is read)."""
-        masks = None if self.masks is None else _rows(self.masks, index)
-        return ArrayDataset(_rows(self.images, index), self.targets[index], masks)
+        masks = None if self.masks is None else take_rows(self.masks, index)
+        return ArrayDataset(take_rows(self.images, index), self.targets[index], masks)
 
     def in_memory(self) -> "ArrayDataset":
         """The same rows with every array read into memory."""
         masks = None if self.masks is None else np.asarray(self.masks)
         return ArrayDataset(np.asarray(self.images), self.targets, masks)
-
-
-def _rows(array: np.ndarray | StoredRows, index: np.ndarray) -> np.ndarray | StoredRows:
-    return array.take(index) if isinstance(array, StoredRows) else array[index]
 
 
 @dataclass(frozen=True)

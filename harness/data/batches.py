@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from harness.data.arrays import ArrayDataset
 from harness.errors import MedbenchError
-from harness.kinds import TaskKind
 
 AUGMENTATIONS = ("none", "flip", "flip_crop")
 CROP_SCALE = (0.8, 1.0)  # flip_crop zooms into 80–100 % of the side, at a random position

@@ -127,6 +127,11 @@ class StoredRows:
         whole = self.read(np.arange(len(self)))
         return whole if dtype is None else whole.astype(dtype)
 
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """One row at a time, read a chunk at a time."""
+        for _, chunk in self.chunks():
+            yield from chunk
+
     def read(self, positions: np.ndarray) -> np.ndarray:
         """The rows at `positions` (any order, repeats allowed) as one in-memory array; runs of consecutive
         rows are read with one call each."""
@@ -186,3 +191,17 @@ def chunks_of(images: "np.ndarray | StoredRows", rows: int | None = None) -> Ite
     step = rows or max(1, READ_CHUNK_BYTES // max(int(np.prod(images.shape[1:])) * images.dtype.itemsize, 1))
     for start in range(0, len(images), step):
         yield start, np.asarray(images[start:start + step])
+
+
+def take_rows(array: "np.ndarray | StoredRows", index: np.ndarray) -> "np.ndarray | StoredRows":
+    """array[index]; stored rows stay on disk (nothing is read)."""
+    return array.take(index) if isinstance(array, StoredRows) else array[index]
+
+
+def concat_rows(parts: list["np.ndarray | StoredRows"]) -> "np.ndarray | StoredRows":
+    """The parts one after another; stored parts are joined without reading them."""
+    if len(parts) == 1:
+        return parts[0]
+    if parts and all(isinstance(p, StoredRows) for p in parts):
+        return StoredRows.concat(parts)
+    return np.concatenate([np.asarray(p) for p in parts])

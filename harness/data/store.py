@@ -4,14 +4,13 @@ A store is a folder of plain `.npy` files (the CPMID shard format) with a `manif
 each file's shape, type and sha256. It is written into a temporary folder beside its final place and
 renamed into place only when every file is complete and its checksum recorded, so a store that a
 crash, a kill or a full disk interrupted is never read. Opening one checks every file's length and,
-once per file version, its sha256 (a `verified.json` stamp remembers size, mtime and inode of the
+once per file version, its sha256 (a stamp file remembers size, mtime and inode of the
 files already checked, so a large store is hashed once, not on every run). A store that fails either
 check is removed and the error says so: the next run rebuilds it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -24,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from harness.checksums import file_digest
+from harness.checksums import mark_verified, unverified
 from harness.data.rows import NpyFile, StoredRows
 from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
@@ -32,7 +31,6 @@ from harness.paths import medbench_home
 
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
-STAMP = "verified.json"
 
 
 def store_root() -> Path:
@@ -116,17 +114,18 @@ class StoreBuilder:
         self.arrays[name] = {"file": file, "shape": list(writer.shape), "dtype": writer.dtype.str, "sha256": sha}
 
     def commit(self, **facts: Any) -> Store:
-        """Write the manifest and the verified stamp, then rename into place (another process that finished the
+        """Write the manifest, rename into place and stamp the files verified (another process that finished the
         same store first wins; ours is dropped)."""
         manifest = {"format": "medbench-pixel-store", "version": STORE_VERSION, "arrays": self.arrays, **facts}
         (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        _write_stamp(self.temp, manifest)
         try:
             os.rename(self.temp, self.folder)
         except OSError:
             if not (self.folder / MANIFEST).is_file():
                 raise
-            shutil.rmtree(self.temp, ignore_errors=True)
+            shutil.rmtree(self.temp, ignore_errors=True)  # another process finished it first: its files are checked
+        else:
+            mark_verified(self.folder, {entry["file"]: entry["sha256"] for entry in self.arrays.values()})
         return open_store(self.folder)
 
     def abort(self) -> None:
@@ -164,34 +163,12 @@ def open_store(folder: Path) -> Store:
             npy = NpyFile.open(folder / entry["file"])
             if list(npy.shape) != list(entry["shape"]) or npy.dtype.str != entry["dtype"]:
                 raise MedbenchError(f"{npy.path} holds {npy.shape} {npy.dtype}, the manifest says {entry['shape']}")
-        stale = [name for name, entry in arrays.items() if not _stamped(folder, entry)]
-        for name in stale:
-            if file_digest(folder / arrays[name]["file"]) != arrays[name]["sha256"]:
-                raise MedbenchError(f"{folder / arrays[name]['file']} no longer matches its sha256 in {MANIFEST}")
-        if stale:
-            _write_stamp(folder, manifest)
+        bad = unverified(folder, {entry["file"]: entry["sha256"] for entry in arrays.values()})
+        if bad:
+            raise MedbenchError(f"{folder / bad[0]} no longer matches its sha256 in {MANIFEST}")
     except (MedbenchError, OSError, ValueError, KeyError, TypeError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         reason = exc if isinstance(exc, MedbenchError) else f"{type(exc).__name__}: {exc}"
         raise MedbenchError(f"the pixel store {folder} was broken ({reason}); it has been removed: "
                             f"run the command again to rebuild it") from None
     return Store(folder, manifest)
-
-
-def _file_state(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-
-
-def _stamped(folder: Path, entry: dict[str, Any]) -> bool:
-    """Whether this very file (same size, mtime and inode) was already hashed and matched."""
-    with contextlib.suppress(OSError, ValueError):
-        stamp = json.loads((folder / STAMP).read_text())
-        return stamp.get(entry["file"]) == [*_file_state(folder / entry["file"]), entry["sha256"]]
-    return False
-
-
-def _write_stamp(folder: Path, manifest: dict[str, Any]) -> None:
-    stamp = {e["file"]: [*_file_state(folder / e["file"]), e["sha256"]] for e in manifest["arrays"].values()}
-    with contextlib.suppress(OSError):  # a read-only store is hashed again next time, nothing worse
-        (folder / STAMP).write_text(json.dumps(stamp))
