@@ -9,7 +9,7 @@ import click
 from tabulate import tabulate
 
 from harness.commands import exit_if_runs_not_ok, resumes_on_rerun, user_errors
-from harness.commands.runspec import GRID_OPTIONS, PLACE_OPTIONS, grid_from_options, with_options
+from harness.commands.runspec import DATA_PATH_OPTION, GRID_OPTIONS, PLACE_OPTIONS, grid_from_options, with_options
 from harness.errors import MedbenchError
 from harness.metric_catalogue import RESULTS_TABLE
 
@@ -155,6 +155,7 @@ def cpmid() -> None:
 @click.option("--recipe", required=True, help="A recipe name under tasks/cpmid/ (cpmid-synth, cpmid-medmnist) or a YAML path.")
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where the sources' files are looked up.")
+@DATA_PATH_OPTION
 @click.option("--size", type=int, default=None, help="Image size (overrides the recipe's).")
 @user_errors
 def cpmid_build(recipe: str, out: Path, data_dir: Path | None, size: int | None) -> None:
@@ -182,6 +183,7 @@ def cpmid_info(folder: Path) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Release folder (default: $MEDBENCH_HOME/releases/RECIPE/BACKBONE/PROTOCOL, where --init cpmid finds it).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@DATA_PATH_OPTION
 @click.option("--device", default="auto", show_default=True)
 @click.option("--push", "push_to", default=None, metavar="ORG/REPO", help="Upload the release to the Hugging Face Hub.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

@@ -92,7 +92,8 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
                       checkpoint=checkpoint, time_inference=False, report=report)  # a release keeps no speed figures
     if outcome.status != "ok":
         raise MedbenchError(f"pretraining {backbone} on {recipe} {outcome.status}: {outcome.error}")
-    config = release_config(backbone, num_classes, channels, image_size, cpmid.label_names, manifest, protocol, outcome.metrics)
+    config = release_config(backbone, num_classes, channels, image_size, cpmid.label_names, manifest, protocol, outcome.metrics,
+                            {name: split.placement for name, split in device_splits.items()})
     write_release(folder, model, config, model_card(config, manifest))
     checkpoint.unlink(missing_ok=True)
     report(f"wrote CPMID release {folder} (val accuracy {outcome.metrics.get('accuracy', float('nan')):.3f})")
@@ -100,7 +101,8 @@ def pretrain(recipe: str, backbone: str, protocol: Protocol, *, out: Path | None
 
 
 def release_config(backbone: str, num_classes: int, channels: int, image_size: int, label_names: list[str],
-                   manifest: dict[str, Any], protocol: Protocol, val_metrics: dict[str, Any]) -> dict[str, Any]:
+                   manifest: dict[str, Any], protocol: Protocol, val_metrics: dict[str, Any],
+                   data_path: dict[str, str]) -> dict[str, Any]:
     return {
         "architecture": backbone,
         "num_classes": num_classes,
@@ -109,7 +111,8 @@ def release_config(backbone: str, num_classes: int, channels: int, image_size: i
                            "std": list(CPMID_STD[:channels]), "interpolation": "bilinear", "crop_pct": 1.0,
                            "num_classes": num_classes, "license": "see README.md (derived from the sources' licences)"},
         "medbench": {"recipe": manifest.get("recipe", {}).get("name"), "recipe_sha256": manifest.get("recipe_sha256"),
-                     "protocol": protocol.to_dict(), "val_metrics": val_metrics, "created_at": now_utc(), **software()},
+                     "protocol": protocol.to_dict(), "val_metrics": val_metrics, "data_path": data_path,
+                     "created_at": now_utc(), **software()},
     }
 
 

@@ -29,13 +29,14 @@ def home(tmp_path_factory, cpmid_synth: Path) -> Path:
 def test_pretrain_writes_a_hub_style_release_that_timm_reads(home: Path, tmp_path: Path):
     release = tmp_path / "release"
     quiet = run_cli("pretrain", "--recipe", "cpmid-synth", "--backbone", "resnet18", "--protocol", "smoke", "--out",
-                    str(release), "--quiet", env={"MEDBENCH_HOME": str(home)})
+                    str(release), "--quiet", "--data-path", "store", env={"MEDBENCH_HOME": str(home)})
     assert "epoch 1 of 1" not in quiet.stderr  # --quiet: no progress bar
     assert sorted(p.name for p in release.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((release / "config.json").read_text())
     assert config["architecture"] == "resnet18" and config["medbench"]["recipe"] == "cpmid-synth"
     assert len(config["label_names"]) == config["num_classes"] and "/" in config["label_names"][0]
     assert len(config["medbench"]["recipe_sha256"]) == 64
+    assert config["medbench"]["data_path"]["train"].startswith("store: MEDBENCH_DATA_PATH=store")  # read from disk
     # timm's own readers of a local Hub-style folder (what `create_model("local-dir:…")` loads through)
     pretrained_cfg, architecture, model_args = load_model_config_from_path(release)
     model = timm.create_model(architecture, pretrained_cfg=pretrained_cfg, **model_args)

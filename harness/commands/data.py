@@ -13,6 +13,7 @@ import click
 from tabulate import tabulate
 
 from harness.commands import split_list, user_errors
+from harness.commands.runspec import DATA_PATH_OPTION
 from harness.errors import MedbenchError
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ def splits(name: str, data_dir: Path | None, out: Path | None) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every registered task whose data are present or generated.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help=DATA_DIR_HELP)
+@DATA_PATH_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per dataset, one per line.")
 @click.option("--refresh", is_flag=True, help="Audit again even when an audit of the same pixels is cached.")
 @user_errors

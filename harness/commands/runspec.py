@@ -14,6 +14,7 @@ from typing import Any, Callable
 import click
 
 from harness.commands import parse_seeds, split_list
+from harness.data.placement import CHOICES, choose_data_path
 
 DEFAULT_PROTOCOL = "quick"
 DEFAULT_INIT, DEFAULT_BACKBONE = "scratch", "resnet18"
@@ -35,11 +36,17 @@ def _alias(old: str) -> Callable[[Any], Any]:
                         callback=_deprecated(old, new))
 
 
+DATA_PATH_OPTION = click.option(
+    "--data-path", type=click.Choice(CHOICES), default=None, expose_value=False, callback=choose_data_path,
+    help="Where pixels live while running: memory, the on-disk pixel store, or auto (memory when they take at most "
+         "a quarter of the memory left; default, also set by MEDBENCH_DATA_PATH); recorded.")
+
 PLACE_OPTIONS = [
     click.option("--protocol", "protocol_name", default=None,
                  help=f"smoke | quick | paper | medmnist-v2 (default: {DEFAULT_PROTOCOL}; submit run: the suite's)."),
     click.option("--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True),
     click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Where real data files are looked up."),
+    DATA_PATH_OPTION,
     click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"),
 ]
 

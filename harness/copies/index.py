@@ -3,7 +3,9 @@
 Vectors are assigned to the nearest of ~2·√n k-means centroids (Lloyd's iterations on a sample, with
 distances as one matrix product: scipy's `kmeans2` took a fifth of a whole copy search);
 a query is compared only with the vectors of its `nprobe` nearest lists. Small sets (below
-BRUTE_FORCE vectors) are searched exhaustively, in chunks.
+BRUTE_FORCE vectors) are searched exhaustively, in chunks. The vectors of a large set may be
+`StoredRows` (a spill file): they are then sorted into lists on disk and read a list at a time, so
+the index holds only its centroids and row order in memory.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ import math
 
 import numpy as np
 
+from harness.data.rows import RowSpool, StoredRows, chunks_of
+
 BRUTE_FORCE = 20_000  # vectors below which one list holds everything
 _TRAIN_SAMPLE = 50_000
 _QUERY_CHUNK = 8192
 _CELLS = 1 << 22  # query×vector scores held at once (16 MB)
+_SORT_CHUNK = 1 << 18  # stored vectors gathered into list order at once
 
 
 class VectorIndex:
     """Unit vectors, searched by inner product (cosine)."""
 
-    def __init__(self, vectors: np.ndarray, nprobe: int, seed: int = 0) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    def __init__(self, vectors: np.ndarray | StoredRows, nprobe: int, seed: int = 0) -> None:
         self.nprobe = nprobe
         if len(vectors) <= BRUTE_FORCE:
+            vectors = np.ascontiguousarray(np.asarray(vectors), dtype=np.float32)
             self.centroids = np.zeros((1, vectors.shape[1]), np.float32)
             assign = np.zeros(len(vectors), np.int64)
         else:
@@ -32,10 +37,9 @@ class VectorIndex:
             lists = min(4096, int(2 * math.sqrt(len(vectors))))
             sample = vectors[rng.choice(len(vectors), min(len(vectors), _TRAIN_SAMPLE), replace=False)]
             self.centroids = _kmeans(sample, lists, rng)
-            assign = np.concatenate([self._nearest_lists(vectors[s:s + _QUERY_CHUNK], 1)[:, 0]
-                                     for s in range(0, len(vectors), _QUERY_CHUNK)])
+            assign = np.concatenate([self._nearest_lists(chunk, 1)[:, 0] for _, chunk in chunks_of(vectors, _QUERY_CHUNK)])
         self.order = np.argsort(assign, kind="stable")
-        self.vectors = vectors[self.order]
+        self.vectors = _sorted_rows(vectors, self.order)
         self.bounds = np.searchsorted(assign[self.order], np.arange(len(self.centroids) + 1))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,9 +52,9 @@ class VectorIndex:
     def _nearest_lists(self, queries: np.ndarray, n: int) -> np.ndarray:
         distance = (self.centroids ** 2).sum(axis=1)[None, :] - 2 * queries @ self.centroids.T
         n = min(n, len(self.centroids))
-        part = np.argpartition(distance, n - 1, axis=1)[:, :n] if n < len(self.centroids) else \
-            np.broadcast_to(np.arange(n), (len(queries), n))
-        return part
+        if n >= len(self.centroids):
+            return np.broadcast_to(np.arange(n), (len(queries), n))
+        return np.argpartition(distance, n - 1, axis=1)[:, :n].copy()  # a copy: a view would keep all k columns alive
 
     def _search_chunk(self, queries: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, ...]:
         probes = self._nearest_lists(queries, self.nprobe)
@@ -79,12 +83,24 @@ class VectorIndex:
         return np.concatenate(q_out) + offset, np.concatenate(v_out), np.concatenate(s_out)
 
 
+def _sorted_rows(vectors: np.ndarray | StoredRows, order: np.ndarray) -> np.ndarray | StoredRows:
+    """vectors[order]; stored vectors are sorted into another spill file a chunk at a time."""
+    if not isinstance(vectors, StoredRows):
+        return vectors[order]
+    out = RowSpool(vectors.shape[1:], vectors.dtype)
+    for start in range(0, len(order), _SORT_CHUNK):
+        out.append(vectors.read(order[start:start + _SORT_CHUNK]))
+    return out.rows()
+
+
 def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 8) -> np.ndarray:
     """(k, d) centroids: k distinct sample rows to start, then Lloyd's iterations; a centroid that
     loses all its members stays where it was."""
     centroids = sample[rng.choice(len(sample), k, replace=False)].copy()
     for _ in range(iterations):
-        labels = np.argmin((centroids ** 2).sum(axis=1)[None, :] - 2 * sample @ centroids.T, axis=1)
+        norms = (centroids ** 2).sum(axis=1)[None, :]
+        labels = np.concatenate([np.argmin(norms - 2 * sample[s:s + _QUERY_CHUNK] @ centroids.T, axis=1)
+                                 for s in range(0, len(sample), _QUERY_CHUNK)])  # bounded: 8192 × k scores at a time
         counts = np.bincount(labels, minlength=k)
         sums = np.zeros_like(centroids)
         np.add.at(sums, labels, sample)

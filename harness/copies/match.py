@@ -12,9 +12,11 @@ with each source's mean picture subtracted in either picture's frame.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -27,8 +29,11 @@ from harness.copies.views import (
     CANVAS, FULL, LOW, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, embedding, exact_digest, oriented,
     resampled, standardised, working_image,
 )
+from harness.data.rows import RowSpool, StoredRows, chunks_of, take_rows
 
 _EMBED_CHUNK = 1024  # images embedded at once
+_POOL_MIN = 64  # pictures below which fingerprinting stays on this thread
+_VIEW_CHUNK = 128  # pictures cut into their crop views at once (each view is a float canvas: ~1 MB a picture in flight)
 _VERIFY_CHUNK = 1024  # candidate pairs verified at once
 _VIEWS_PER_CANDIDATE = 6  # vectors retrieved per candidate picture wanted
 MIN_POPULATION = 50  # below this the mean picture is mostly the pictures themselves: not subtracted
@@ -39,33 +44,54 @@ _NEAR_BOX = 0.04  # a match whose box is this close to the whole picture is "nea
 class Catalogue:
     """What the matcher keeps of a set of pictures: working images and exact digests (4 KB each), and
     which source each picture came from (a source's pictures share an anatomy that a set mixing
-    sources does not: verification subtracts each source's own mean picture)."""
+    sources does not: verification subtracts each source's own mean picture). Working images of a
+    large set move to a spill file (`RowSpool`) and are read back by rows, so memory stays flat."""
 
-    work: np.ndarray  # (n, WORK, WORK) uint8
+    work: np.ndarray | StoredRows  # (n, WORK, WORK) uint8
     digests: list[str]
     sources: np.ndarray  # (n,) int label of each picture's source
 
     @classmethod
-    def of(cls, images: Iterable[np.ndarray] | np.ndarray, source: int = 0) -> "Catalogue":
-        work, digests = [], []
-        for image in as_images(images):
-            work.append(working_image(image))
-            digests.append(exact_digest(image))
-        return cls(np.stack(work) if work else np.zeros((0, WORK, WORK), np.uint8), digests,
-                   np.full(len(digests), source, np.int64))
+    def of(cls, images: Iterable[np.ndarray] | np.ndarray | StoredRows, source: int = 0) -> "Catalogue":
+        work, digests = RowSpool((WORK, WORK), np.uint8), []
+        with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:  # PIL and hashlib release the GIL
+            for batch in _batches(as_images(images), _EMBED_CHUNK):
+                fingerprints = list(pool.map(_fingerprint, batch)) if len(batch) >= _POOL_MIN else list(map(_fingerprint, batch))
+                work.append(np.stack([w for w, _ in fingerprints]))
+                digests += [d for _, d in fingerprints]
+        return cls(work.rows(), digests, np.full(len(digests), source, np.int64))
 
     @classmethod
     def joined(cls, parts: list["Catalogue"]) -> "Catalogue":
         """One catalogue of several (each keeps its pictures' sources)."""
-        return cls(np.concatenate([p.work for p in parts] or [np.zeros((0, WORK, WORK), np.uint8)]),
-                   [d for p in parts for d in p.digests],
+        work = RowSpool((WORK, WORK), np.uint8)
+        for part in parts:
+            for _, chunk in chunks_of(part.work):
+                work.append(chunk)
+        return cls(work.rows(), [d for p in parts for d in p.digests],
                    np.concatenate([p.sources for p in parts] or [np.zeros(0, np.int64)]))
 
     def subset(self, keep: np.ndarray) -> "Catalogue":
-        return Catalogue(self.work[keep], [d for d, k in zip(self.digests, keep) if k], self.sources[keep])
+        return Catalogue(take_rows(self.work, np.flatnonzero(keep)), [d for d, k in zip(self.digests, keep) if k],
+                         self.sources[keep])
 
     def __len__(self) -> int:
         return len(self.digests)
+
+
+def _fingerprint(image: np.ndarray) -> tuple[np.ndarray, str]:
+    return working_image(image), exact_digest(image)
+
+
+def _batches(items: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def view_boxes(rule: CopyRule) -> np.ndarray:
@@ -105,7 +131,7 @@ def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
     query_means = _mean_picture(queries)
     forward = _verified(queries, _query_embeddings(queries, ref.mean), query_means, ref.catalogue, ref.views,
                         ref.mean_picture, rule)
-    backward = _verified(ref.catalogue, ref.queries, ref.mean_picture, queries, _ViewIndex(queries, ref.mean, rule),
+    backward = _verified(ref.catalogue, ref.queries(), ref.mean_picture, queries, _ViewIndex(queries, ref.mean, rule),
                          query_means, rule)
     merged: dict[tuple[int, int], CopyPair] = {}
     for q, r, score, kind, detail in forward:
@@ -135,8 +161,8 @@ class Reference:
     def mean_picture(self) -> "_MeanPictures":
         return _mean_picture(self.catalogue)
 
-    @cached_property
-    def queries(self) -> list[np.ndarray]:
+    def queries(self) -> Iterator[np.ndarray]:
+        """Computed again at each use, a chunk at a time: kept, they would grow with the set (2 KB a picture)."""
         return _query_embeddings(self.catalogue, self.mean)
 
 
@@ -153,7 +179,7 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
         for j in members[1:]:
             found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
     ref = Reference(catalogue, rule)
-    for a, b, score, kind, detail in _verified(catalogue, ref.queries, ref.mean_picture, catalogue, ref.views,
+    for a, b, score, kind, detail in _verified(catalogue, ref.queries(), ref.mean_picture, catalogue, ref.views,
                                                ref.mean_picture, rule):
         key = (min(a, b), max(a, b))
         if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
@@ -204,14 +230,14 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norm, out=np.zeros_like(vectors), where=norm > 1e-6)
 
 
-def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i."""
+def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) -> np.ndarray | StoredRows:
+    """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i (spilled to disk when large)."""
     rows, cols = box_resamplers(boxes, len(boxes))
-    out = []
-    for s in range(0, len(catalogue), _EMBED_CHUNK):
-        views = resampled(catalogue.work[s:s + _EMBED_CHUNK, None], rows, cols).reshape(-1, CANVAS, CANVAS)
+    out = RowSpool((LOW * LOW - 1,), np.float32)
+    for s in range(0, len(catalogue), _VIEW_CHUNK):
+        views = resampled(catalogue.work[s:s + _VIEW_CHUNK][:, None], rows, cols).reshape(-1, CANVAS, CANVAS)
         out.append(_unit(embedding(views) - mean))
-    return np.concatenate(out) if out else np.zeros((0, LOW * LOW - 1), np.float32)
+    return out.rows()
 
 
 class _ViewIndex:
@@ -222,17 +248,15 @@ class _ViewIndex:
         self.index = VectorIndex(_view_embeddings(catalogue, self.boxes, mean), rule.nprobe)
 
 
-def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> list[np.ndarray]:
+def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> Iterator[np.ndarray]:
     """Per `_EMBED_CHUNK` pictures, their whole pictures' unit embeddings minus `mean` in the 8
     orientations, orientation-major: row o·len(chunk) + i is picture i turned by o."""
-    out = []
     for s in range(0, len(catalogue), _EMBED_CHUNK):
         full = canvases(catalogue.work[s:s + _EMBED_CHUNK], FULL)
-        out.append(np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)]))
-    return out
+        yield np.concatenate([_unit(embedding(oriented(full, o)) - mean) for o in range(ORIENTATIONS)])
 
 
-def _verified(a: Catalogue, a_queries: list[np.ndarray], a_mean_picture: "_MeanPictures", b: Catalogue,
+def _verified(a: Catalogue, a_queries: Iterable[np.ndarray], a_mean_picture: "_MeanPictures", b: Catalogue,
               b_views: _ViewIndex, b_mean_picture: "_MeanPictures", rule: CopyRule) -> list[tuple[int, int, float, str, float]]:
     """(a index, b index, score, kind, detail score): a's whole pictures, oriented (`a_queries`),
     against b's crop views (`b_views`); a pair that passes is scored again with a's mean picture

@@ -16,6 +16,7 @@ import numpy as np
 from harness.checksums import file_digest
 from harness.copies import Catalogue
 from harness.cpmid.shards import save_npy_atomic, verify_files
+from harness.data.rows import StoredRows
 from harness.errors import MedbenchError
 
 FINGERPRINT_DIR = "fingerprints"
@@ -32,7 +33,7 @@ def save_fingerprints(out: Path, catalogue: Catalogue) -> dict[str, Any]:
     files = {}
     for part in _PARTS:
         rel = f"{FINGERPRINT_DIR}/{part}.npy"
-        save_npy_atomic(out / rel, arrays[part])
+        save_npy_atomic(out / rel, arrays[part])  # the working images a chunk at a time when they are on disk
         files[rel] = file_digest(out / rel)
     return {"what": WHAT, "images": len(catalogue), "sha256": files}
 
@@ -46,7 +47,8 @@ def load_fingerprints(folder: Path, manifest: dict[str, Any]) -> Catalogue | Non
     if set(expected) != {f"{FINGERPRINT_DIR}/{part}.npy" for part in _PARTS}:
         raise MedbenchError(f"{folder}/manifest.json: its fingerprints entry lists unexpected files; rebuild the set")
     verify_files(folder, expected)
-    work, digests, sources = (np.load(folder / FINGERPRINT_DIR / f"{part}.npy", allow_pickle=False) for part in _PARTS)
+    work = StoredRows.of(folder / FINGERPRINT_DIR / "work.npy")  # read by rows: 4 KB a picture stays on disk
+    digests, sources = (np.load(folder / FINGERPRINT_DIR / f"{part}.npy", allow_pickle=False) for part in _PARTS[1:])
     if not len(work) == len(digests) == len(sources):
         raise MedbenchError(f"{folder}/{FINGERPRINT_DIR}: its arrays differ in length; rebuild the set")
     return Catalogue(work, [str(d) for d in digests], sources.astype(np.int64))

@@ -22,9 +22,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from harness.copies import Catalogue, CopyRule, Reference, copy_pairs, pairs_between
+from harness.copies.views import WORK
 from harness.cpmid.pixels import conformed
 from harness.cpmid.shards import Staging
 from harness.data import data_status, load_data
+from harness.data.rows import RowSpool, take_rows
 from harness.tasks import get_task
 
 REASONS = ("leakage", "exact_duplicate", "near_duplicate")
@@ -38,6 +40,9 @@ class Leak:
     index: int
     match: str  # "exact", "near" or "transformed"
     score: float  # the matcher's verified correlation (1.0 for exact copies)
+
+
+SEGMENT_PICTURES = 16384  # kept pictures indexed together (see Screen)
 
 
 class LeakageIndex:
@@ -95,8 +100,11 @@ class Verdict:
 class Screen:
     """Decides, candidate by candidate, what is kept; kept pixels go to staging.
 
-    Each chunk is matched against every image kept before it, so screening n images costs about
-    n²/chunk comparisons through the matcher's index (fine for sets of tens of thousands)."""
+    Each chunk is matched against every image kept before it. Kept pictures form segments of at most
+    SEGMENT_PICTURES: the open one is indexed again for each chunk (as the whole kept set was before
+    segments existed, so sets below that size screen exactly as before), a full one is indexed once
+    and kept (its crop-view index on disk once large). Screening n images thus costs about
+    n·SEGMENT_PICTURES/chunk index work plus n²/chunk query embeddings, not n²/chunk index builds."""
 
     def __init__(self, rule: CopyRule, leakage: LeakageIndex, images: Staging) -> None:
         """`rule` decides near duplicates among kept images; `leakage` carries its own rule."""
@@ -104,13 +112,18 @@ class Screen:
         self.leakage = leakage
         self.images = images
         self.kept_exact: set[str] = set()
-        self.kept = Catalogue.of([])
+        self.kept = Catalogue.of([])  # every kept picture, in order (the build's fingerprints)
+        self._kept_work = RowSpool((WORK, WORK), np.uint8)  # grows in place (on disk once large)
+        self._kept_sources: list[np.ndarray] = []
+        self._full: list[Reference] = []  # full segments, indexed once
+        self._open_from = 0  # where the open segment starts in `kept`
 
     def screen(self, images: np.ndarray, source: int) -> list[Verdict]:
         """Screen one chunk of one source (already in the set's pixel format) after everything screened before."""
         chunk = Catalogue.of(images, source)
         leaks = self.leakage.matches(chunk)
-        near_kept = {p.query for p in pairs_between(chunk, self.kept, self.rule)}
+        near_kept = {p.query for segment in [*self._full, self._open_segment()]
+                     for p in pairs_between(chunk, segment, self.rule)}
         near_earlier: dict[int, list[int]] = {}
         for p in copy_pairs(chunk, self.rule):
             near_earlier.setdefault(p.reference, []).append(p.query)
@@ -124,6 +137,18 @@ class Screen:
                 keep[i] = True
                 self.kept_exact.add(digest)
             verdicts.append(Verdict(reason, tuple(leaks[i])))
-        self.kept = Catalogue.joined([self.kept, chunk.subset(keep)])
+        self._keep(chunk.subset(keep))
         self.images.append(images[keep])
         return verdicts
+
+    def _open_segment(self) -> Catalogue:
+        rows = np.arange(self._open_from, len(self.kept))
+        return Catalogue(take_rows(self.kept.work, rows), self.kept.digests[self._open_from:], self.kept.sources[rows])
+
+    def _keep(self, added: Catalogue) -> None:
+        self._kept_work.append(np.asarray(added.work))
+        self._kept_sources.append(added.sources)
+        self.kept = Catalogue(self._kept_work.rows(), self.kept.digests + added.digests, np.concatenate(self._kept_sources))
+        if len(self.kept) - self._open_from >= SEGMENT_PICTURES:
+            self._full.append(Reference(self._open_segment(), self.rule))
+            self._open_from = len(self.kept)

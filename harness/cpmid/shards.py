@@ -7,12 +7,13 @@ set larger than RAM is read one shard (or one batch) at a time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from harness.atomic import write_atomic
 from harness.checksums import file_digest, unverified
+from harness.data.rows import StoredRows
 from harness.errors import MedbenchError
 
 SHARD_MAX_IMAGES = 4096
@@ -71,9 +72,17 @@ def write_split(out: Path, split: str, order: np.ndarray, staging: Staging, targ
     return records
 
 
-def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """np.save, written atomically: a shard is whole or absent."""
-    write_atomic(path, lambda handle: np.save(handle, np.ascontiguousarray(array), allow_pickle=False))
+def save_npy_atomic(path: Path, array: "np.ndarray | StoredRows") -> None:
+    """np.save, written atomically (a shard is whole or absent); stored rows are copied a chunk at a time."""
+    def write(handle: BinaryIO) -> None:
+        if not isinstance(array, StoredRows):
+            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            return
+        np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(array.dtype),
+                                                      "fortran_order": False, "shape": array.shape})
+        for _, chunk in array.chunks():
+            handle.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+    write_atomic(path, write)
 
 
 def verify_files(folder: Path, expected: dict[str, str]) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import MedbenchError
+
+if TYPE_CHECKING:
+    import torch
 
 DATA_PATH_ENV = "MEDBENCH_DATA_PATH"
 CHOICES = ("auto", "memory", "store")
@@ -39,14 +41,25 @@ def data_path_choice() -> str:
     return choice
 
 
-def place(nbytes: int, device: torch.device | None = None) -> Placement:
+def choose_data_path(ctx: Any, param: Any, value: str | None) -> None:
+    """The `--data-path` option: sets MEDBENCH_DATA_PATH for this command and the jobs it starts."""
+    if value is not None:
+        os.environ[DATA_PATH_ENV] = value
+
+
+def place(nbytes: int, device: "torch.device | None" = None) -> Placement:
     """In memory or in the store, for `nbytes` of pixels headed for `device` (host memory when None or CPU)."""
     choice = data_path_choice()
     size = f"{nbytes / 2**20:,.0f} MiB"
     if choice != "auto":
         return Placement(choice == "memory", f"{DATA_PATH_ENV}={choice} ({size})")
     on_gpu = device is not None and device.type == "cuda"
-    room = torch.cuda.mem_get_info(device)[0] if on_gpu else available_memory()
+    if on_gpu:
+        import torch  # noqa: PLC0415 - only GPU placement needs it
+
+        room = torch.cuda.mem_get_info(device)[0]
+    else:
+        room = available_memory()
     where = "free GPU memory" if on_gpu else "available memory"
     fits = nbytes <= MEMORY_SHARE * room
     verdict = "within" if fits else "over"

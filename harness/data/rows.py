@@ -10,25 +10,30 @@ the data touches stays in the page cache and never counts in the process's resid
 from __future__ import annotations
 
 import os
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 from harness.errors import MedbenchError
 
 READ_CHUNK_BYTES = 64 * 2**20  # what one streaming pass holds at a time
+SPILL_BYTES = 32 * 2**20  # a RowSpool larger than this moves to disk
 
 
 @dataclass(frozen=True)
 class NpyFile:
-    """One C-ordered `.npy` file: where its data start and what they hold, read from its header."""
+    """One C-ordered `.npy` file: where its data start and what they hold, read from its header; or an
+    anonymous spill file (`fd`, already deleted, see `RowSpool`) read through its open descriptor."""
 
     path: Path
     offset: int
     shape: tuple[int, ...]
     dtype: np.dtype
+    fd: int | None = None
 
     @classmethod
     def open(cls, path: Path) -> "NpyFile":
@@ -119,7 +124,13 @@ class StoredRows:
         if isinstance(key, (int, np.integer)):
             return self.read(np.array([key]))[0]
         if isinstance(key, slice):
-            return self.read(np.arange(len(self))[key])
+            start, stop, step = key.indices(len(self))
+            if step == 1 and self.index is None and len(self.files) == 1:  # one contiguous read
+                out = np.empty((max(stop - start, 0), *self.files[0].shape[1:]), dtype=self.dtype)
+                if len(out):
+                    _pread_into(self.files[0], start, out.reshape(len(out), -1).view(np.uint8))
+                return out
+            return self.read(np.arange(start, stop, step))
         key = np.asarray(key)
         return self.read(np.flatnonzero(key) if key.dtype == bool else key)
 
@@ -171,7 +182,7 @@ def _pread_into(npy: NpyFile, first_row: int, target: np.ndarray) -> None:
     """Fill `target` (rows × row bytes, uint8) from the file, starting at `first_row`."""
     view = memoryview(target).cast("B")
     offset = npy.offset + first_row * npy.row_bytes
-    fd = os.open(npy.path, os.O_RDONLY)
+    fd = npy.fd if npy.fd is not None else os.open(npy.path, os.O_RDONLY)
     try:
         done = 0
         while done < len(view):
@@ -180,7 +191,8 @@ def _pread_into(npy: NpyFile, first_row: int, target: np.ndarray) -> None:
                 raise MedbenchError(f"{npy.path} ended early (truncated while in use?); delete it so it is rebuilt")
             done += got
     finally:
-        os.close(fd)
+        if npy.fd is None:
+            os.close(fd)
 
 
 def chunks_of(images: "np.ndarray | StoredRows", rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -205,3 +217,48 @@ def concat_rows(parts: list["np.ndarray | StoredRows"]) -> "np.ndarray | StoredR
     if parts and all(isinstance(p, StoredRows) for p in parts):
         return StoredRows.concat(parts)
     return np.concatenate([np.asarray(p) for p in parts])
+
+
+class RowSpool:
+    """Rows appended a chunk at a time, kept in memory while small and moved to an anonymous file under
+    $MEDBENCH_HOME/tmp once past `spill_bytes` (never /tmp, which may be memory); `rows()` is everything
+    appended so far, as an ndarray or as `StoredRows`. The file is deleted when opened, so nothing is
+    left behind even if the process is killed; its descriptor closes when no view of it remains."""
+
+    def __init__(self, row_shape: tuple[int, ...], dtype: np.dtype, spill_bytes: int = SPILL_BYTES) -> None:
+        self.row_shape, self.dtype, self.spill_bytes = tuple(row_shape), np.dtype(dtype), spill_bytes
+        self.count = 0
+        self._memory: list[np.ndarray] = []
+        self._file: NpyFile | None = None
+        self._handle: Any = None
+
+    def append(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk, dtype=self.dtype).reshape(-1, *self.row_shape)
+        if self._handle is None:
+            self._memory.append(chunk)
+            if (self.count + len(chunk)) * chunk[0:1].nbytes > self.spill_bytes:
+                self._spill()
+        else:
+            self._handle.write(memoryview(chunk).cast("B"))
+        self.count += len(chunk)
+
+    def _spill(self) -> None:
+        from harness.paths import medbench_home  # noqa: PLC0415 - only spilling needs the home folder
+
+        folder = medbench_home() / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._handle = tempfile.TemporaryFile(dir=folder)  # O_TMPFILE or unlinked at once
+        for part in self._memory:
+            self._handle.write(memoryview(part).cast("B"))
+        self._memory = []
+
+    def rows(self) -> "np.ndarray | StoredRows":
+        if self._handle is None:
+            if len(self._memory) != 1:  # joined once, then appended to
+                self._memory = [np.concatenate(self._memory) if self._memory else np.zeros((0, *self.row_shape), self.dtype)]
+            return self._memory[0]
+        self._handle.flush()
+        fd = os.dup(self._handle.fileno())
+        npy = NpyFile(Path(f"<spill {fd}>"), 0, (self.count, *self.row_shape), self.dtype, fd)
+        weakref.finalize(npy, os.close, fd)
+        return StoredRows((npy,))
