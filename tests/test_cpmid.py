@@ -13,6 +13,8 @@ import torch
 import yaml
 from PIL import Image
 
+import harness.cpmid.build as cpmid_build
+import harness.cpmid.hygiene as hygiene
 import harness.cpmid.shards as shards
 from harness.copies import DEFAULT_RULE
 from harness.cpmid import build_cpmid, cpmid_info, load_recipe, open_cpmid, to_task_data
@@ -158,8 +160,14 @@ def test_planted_copies_of_downstream_test_images_are_removed_and_counted(world:
     assert "| gray | 75 | 75 | 3 | 1 | 1 | 70 |" in sheet
 
 
-def test_look_alike_anatomy_is_kept_but_reencoded_copies_are_not(world: dict[str, Path]):
-    """Synthetic CT slices correlate ~0.99 overall yet are distinct; only true copies go."""
+@pytest.mark.parametrize("segmented", [False, True])
+def test_look_alike_anatomy_is_kept_but_reencoded_copies_are_not(world: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                                                  segmented: bool):
+    """Synthetic CT slices correlate ~0.99 overall yet are distinct; only true copies go — also when the kept
+    pictures are screened as several segments (small chunks and segments stand in for a large set)."""
+    if segmented:
+        monkeypatch.setattr(cpmid_build, "MAX_CHUNK", 75)  # chunks above the matcher's MIN_POPULATION, as real ones are
+        monkeypatch.setattr(hygiene, "SEGMENT_PICTURES", 64)  # two full segments of 75: copies of 5 and 50, of 120
     card = {**DOWNSTREAM_CARD, "name": "tiny-ct", "kind": "multiclass", "source": {"loader": "synthetic",
             "args": {"family": "ct", "seed": 3}}, "label_names": ["normal", "cyst", "tumour"],
             "image_size": 64, "splits": {"train": 150, "val": 0, "test": 0}}

@@ -1,7 +1,7 @@
 """Packed uint8 shards on disk: a staging store while building, `.npy` shards with sha256s after.
 
-Shards are plain `np.save` files, so they open memory-mapped with `np.load(mmap_mode="r")` and a
-set larger than RAM is read one shard (or one batch) at a time.
+Shards are plain `np.save` files, read by rows (`harness.data.rows.StoredRows`), so a set larger than
+RAM is read one chunk (or one batch) at a time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.atomic import write_atomic
 from harness.checksums import file_digest, unverified
-from harness.data.rows import StoredRows
+from harness.data.rows import NpyFile, StoredRows
 from harness.errors import MedbenchError
 
 SHARD_MAX_IMAGES = 4096
@@ -42,8 +42,8 @@ class Staging:
         if self.count == 0:
             return np.zeros((0, *self.item_shape), self.dtype)
         self._handle.flush()
-        view = np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.count, *self.item_shape))
-        return np.asarray(view[np.asarray(index)])
+        rows = StoredRows((NpyFile(self.path, 0, (self.count, *self.item_shape), self.dtype),))
+        return rows.read(np.asarray(index))
 
     def close(self) -> None:
         self._handle.close()
