@@ -42,7 +42,7 @@ class Leak:
     score: float  # the matcher's verified correlation (1.0 for exact copies)
 
 
-SEGMENT_PICTURES = 16384  # kept pictures indexed together (see Screen)
+SEGMENT_PICTURES = 4096  # kept pictures indexed together (see Screen)
 
 
 class LeakageIndex:
