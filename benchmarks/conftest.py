@@ -1,4 +1,4 @@
-"""Shared set-up of the speed benchmarks and the four summary lines `make bench` ends with.
+"""Shared set-up of the speed benchmarks and the summary lines `make bench` ends with.
 
 Every figure behind a ratio is a pytest-benchmark median taken in the same session, on the same
 device, model and batch, so a ratio never mixes two machines or two loads. The device is CUDA when
@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.peak_flops import Peak
 from harness.data.arrays import ArrayDataset
 from harness.data.batches import TensorSplit
 from harness.data.prepare import prepare_split
 
 MEDIANS = pytest.StashKey[dict[str, float]]()
 FLOPS = pytest.StashKey[dict[str, float]]()
+PEAK = pytest.StashKey[dict[str, Peak]]()
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ SETTING = _setting()
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[MEDIANS] = {}
     config.stash[FLOPS] = {}
+    config.stash[PEAK] = {}
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +67,12 @@ def medians(request: pytest.FixtureRequest) -> dict[str, float]:
 @pytest.fixture(scope="session")
 def flops(request: pytest.FixtureRequest) -> dict[str, float]:
     return request.config.stash[FLOPS]
+
+
+@pytest.fixture(scope="session")
+def peak(request: pytest.FixtureRequest) -> dict[str, Peak]:
+    """"ceiling" → the measured and theoretical FLOP/s behind flop_fraction's denominator."""
+    return request.config.stash[PEAK]
 
 
 @pytest.fixture(scope="session")
@@ -92,10 +101,12 @@ def _ratio(medians: dict[str, float], numerator: str, denominator: str) -> float
 
 
 def summary_lines(medians: dict[str, float], flops: dict[str, float]) -> list[str]:
-    """The four figures of issue #8, each None (and said so) when its benchmarks did not run."""
+    """The figures of issue #8 (eval_ratio_converting: issue #18), each None (and said so) when its benchmarks
+    did not run."""
     figures = {
         "train_step_ratio": _ratio(medians, "bare_train_step", "harness_train_step"),
         "eval_ratio": _ratio(medians, "bare_eval", "harness_eval"),
+        "eval_ratio_converting": _ratio(medians, "bare_eval_converting", "harness_eval"),
         "data_headroom": _ratio(medians, "harness_train_step", "data_batch"),
         "flop_fraction": (flops["train_step_flops"] / medians["harness_train_step"] / flops["matmul_flops_per_s"]
                           if {"train_step_flops", "matmul_flops_per_s"} <= flops.keys() and "harness_train_step" in medians
@@ -116,3 +127,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"  {name}: {medians[name] * 1e3:.2f} ms")
     for line in summary_lines(medians, flops):
         terminalreporter.write_line(line)
+    if "ceiling" in config.stash[PEAK]:
+        for line in config.stash[PEAK]["ceiling"].lines():
+            terminalreporter.write_line(f"  {line}")

@@ -1,7 +1,10 @@
 """Where the harness's evaluation spends its time, part by part, with a torch.profiler table.
 
 Run from the repository root: `PYTHONPATH=. python benchmarks/profile_eval.py` (CUDA when present).
+The forward pass is timed on both input layouts: on a CPU the layout, not the harness, decided
+eval_ratio (issue #18: a bare loop that happened to get channels_last input ran 20–25 % faster).
 """
+import statistics
 import time
 
 import numpy as np
@@ -22,28 +25,23 @@ run = _harness_run(s)
 batch = _protocol(s).eval_batch_size
 
 
-def timed(name, fn, reps=10):
-    fn(); synchronize(s.device)
-    times = []
-    for _ in range(reps):
-        tic = time.perf_counter(); fn(); synchronize(s.device); times.append(time.perf_counter() - tic)
-    times.sort()
-    print(f"{name}: {times[len(times) // 2] * 1e3:.2f} ms")
-
-
 def transform_only():
     for i in range(0, n, batch):
         run.transform(store.images[i:i + batch])
 
 
 xs = [run.transform(store.images[i:i + batch])[0] for i in range(0, n, batch)]
+layouts = {"contiguous": [x.contiguous() for x in xs],
+           "channels_last": [torch.empty_like(x, memory_format=torch.channels_last).copy_(x) for x in xs]}
 
 
-@torch.no_grad()
-def forward_only():
-    with run.autocast:
-        for x in xs:
-            run.forward(x)
+def forward_only(inputs):
+    @torch.no_grad()
+    def forward():
+        with run.autocast:
+            for x in inputs:
+                run.forward(x)
+    return forward
 
 
 with torch.no_grad(), run.autocast:
@@ -57,11 +55,19 @@ def metrics_only():
     ev.compute()
 
 
+parts = {"transform only": transform_only,
+         **{f"forward only, {name} input": forward_only(inputs) for name, inputs in layouts.items()},
+         "evaluator update+compute": metrics_only,
+         "run.evaluate": lambda: run.evaluate(TensorSplit(store.images, store.targets))}
 run.model.eval()
-timed("transform only (4 batches)", transform_only)
-timed("forward only, channels_last input", torch.no_grad()(forward_only))
-timed("evaluator update+compute", metrics_only)
-timed("run.evaluate", lambda: run.evaluate(TensorSplit(store.images, store.targets)))
+times = {name: [] for name in parts}
+for fn in parts.values():
+    fn(); synchronize(s.device)
+for _ in range(7):  # interleaved, so a shared machine's drift hits every part alike
+    for name, fn in parts.items():
+        tic = time.perf_counter(); fn(); synchronize(s.device); times[name].append(time.perf_counter() - tic)
+for name, seconds in times.items():
+    print(f"{name}: median {statistics.median(seconds) * 1e3:.2f} ms (min {min(seconds) * 1e3:.2f})")
 activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if s.device.type == "cuda" else [])
 with profile(activities=activities) as prof:
     run.evaluate(TensorSplit(store.images, store.targets)); synchronize(s.device)

@@ -181,6 +181,8 @@ class TrainingRun:
         evaluator = self.objective.evaluator()
         for images, targets, _ in split.eval_batches(self.protocol.eval_batch_size):
             x, _ = self.transform(images[distributed.eval_rows(len(images))])
+            if self.device.type == "cpu":  # oneDNN's NHWC kernels: CPU inference 11–34 % faster (benchmarks/RESULTS.md)
+                x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)  # as .contiguous(), but also for 1 channel
             with self.autocast:
                 logits = self.forward(x)
             evaluator.update(distributed.gather_rows(logits.float(), len(images)), targets)
