@@ -101,13 +101,15 @@ def _ratio(medians: dict[str, float], numerator: str, denominator: str) -> float
 
 
 def summary_lines(medians: dict[str, float], flops: dict[str, float]) -> list[str]:
-    """The figures of issue #8 (eval_ratio_converting: issue #18), each None (and said so) when its benchmarks
+    """The figures of issue #8 (eval_ratio_converting and the store's two: issue #18), each None (and said so) when its benchmarks
     did not run."""
     figures = {
         "train_step_ratio": _ratio(medians, "bare_train_step", "harness_train_step"),
         "eval_ratio": _ratio(medians, "bare_eval", "harness_eval"),
         "eval_ratio_converting": _ratio(medians, "bare_eval_converting", "harness_eval"),
         "data_headroom": _ratio(medians, "harness_train_step", "data_batch"),
+        "data_headroom_store": _ratio(medians, "harness_train_step", "data_batch_store"),
+        "store_step_ratio": _ratio(medians, "store_steps", "memory_steps"),
         "flop_fraction": (flops["train_step_flops"] / medians["harness_train_step"] / flops["matmul_flops_per_s"]
                           if {"train_step_flops", "matmul_flops_per_s"} <= flops.keys() and "harness_train_step" in medians
                           else None),
