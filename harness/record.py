@@ -60,7 +60,8 @@ class RunRecord:
     model: dict[str, Any] = doc("what was built: backbone, stem, classes, channels, size, normalisation, load report",
                                 factory=dict)
     provenance: dict[str, Any] = doc("what produced it: versions, git sha, hardware, data and weight sha256, "
-                                     "task card, protocol, command, start and end times", factory=dict)
+                                     "where the pixels were read from (data_path: memory or the pixel store, per "
+                                     "split, and why), task card, protocol, command, start and end times", factory=dict)
     data_audit: dict[str, Any] | None = doc("the dataset audit the run applied (duplicates across splits)", None)
     submission: dict[str, Any] | None = doc("the submission's manifest summary, for runs of a submission", None)
     contaminated: bool = doc("the init's pretraining data hold this task's data: a submission declared it, or the "
