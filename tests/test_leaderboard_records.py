@@ -83,6 +83,7 @@ def make_record(task: str, init: str, backbone: str, seed: int, *, protocol: str
                          "cudnn_version": None, "device_memory_bytes": None, "device_name": "test CPU",
                          "device_type": "cpu", "platform": "Linux", "torch_threads": 2},
             "data_sha256": hashlib.sha256(task.encode()).hexdigest(), "weights_sha256": weights_sha,
+            "data_path": {"loaded_into": "memory", "batches": {name: "memory: test" for name in ("train", "val", "test")}},
             "init_provenance": {"source": init.split(":")[0]}, "task_card": spec.to_dict(), "protocol_config": config,
             "command": ["medbench", "run", "--init", init], "started_at": "2026-01-01T00:00:00+00:00",
             "finished_at": f"2026-01-01T01:{seed:02d}:00+00:00", "skipped_work": [],
