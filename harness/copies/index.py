@@ -20,7 +20,7 @@ BRUTE_FORCE = 20_000  # vectors below which one list holds everything
 _TRAIN_SAMPLE = 50_000
 _QUERY_CHUNK = 8192
 _CELLS = 1 << 22  # query×vector scores held at once (16 MB)
-_SORT_CHUNK = 1 << 18  # stored vectors gathered into list order at once
+_SORT_CHUNK = 1 << 16  # stored vectors gathered into list order at once
 
 
 class VectorIndex:
@@ -50,11 +50,17 @@ class VectorIndex:
         return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
 
     def _nearest_lists(self, queries: np.ndarray, n: int) -> np.ndarray:
-        distance = (self.centroids ** 2).sum(axis=1)[None, :] - 2 * queries @ self.centroids.T
+        """(q, n) the n nearest lists of each query; distances are held for _CELLS query×list pairs at a time."""
         n = min(n, len(self.centroids))
         if n >= len(self.centroids):
             return np.broadcast_to(np.arange(n), (len(queries), n))
-        return np.argpartition(distance, n - 1, axis=1)[:, :n].copy()  # a copy: a view would keep all k columns alive
+        norms = (self.centroids ** 2).sum(axis=1)[None, :]
+        step = max(1, _CELLS // len(self.centroids))
+        out = np.empty((len(queries), n), np.int64)
+        for s in range(0, len(queries), step):
+            distance = norms - 2 * queries[s:s + step] @ self.centroids.T
+            out[s:s + step] = np.argpartition(distance, n - 1, axis=1)[:, :n]
+        return out
 
     def _search_chunk(self, queries: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, ...]:
         probes = self._nearest_lists(queries, self.nprobe)
@@ -99,8 +105,9 @@ def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator, iterations: in
     centroids = sample[rng.choice(len(sample), k, replace=False)].copy()
     for _ in range(iterations):
         norms = (centroids ** 2).sum(axis=1)[None, :]
-        labels = np.concatenate([np.argmin(norms - 2 * sample[s:s + _QUERY_CHUNK] @ centroids.T, axis=1)
-                                 for s in range(0, len(sample), _QUERY_CHUNK)])  # bounded: 8192 × k scores at a time
+        step = max(1, _CELLS // k)  # bounded: _CELLS sample×centroid distances at a time
+        labels = np.concatenate([np.argmin(norms - 2 * sample[s:s + step] @ centroids.T, axis=1)
+                                 for s in range(0, len(sample), step)])
         counts = np.bincount(labels, minlength=k)
         sums = np.zeros_like(centroids)
         np.add.at(sums, labels, sample)
