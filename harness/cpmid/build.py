@@ -161,6 +161,10 @@ def _screen_sources(recipe: Recipe, resolved: list[ResolvedSource], labels: Labe
             kept = np.array([v.reason is None for v in verdicts], dtype=bool)
             targets.append(labels.rows(k, cands.targets[chunk][kept], r.modality))
             source_ids.append(np.full(int(kept.sum()), k, np.int16))
+            done = min(start + step, len(cands.images))
+            if len(cands.images) > step:  # a long source says how far it is
+                progress(f"[{k + 1}/{len(resolved)}] {r.source.name}: screened {done:,} of {len(cands.images):,} "
+                         f"({done - sum(tally.removed.values()):,} kept)")
         removed = ", ".join(f"{reason} {n}" for reason, n in sorted(tally.removed.items())) or "none"
         progress(f"[{k + 1}/{len(resolved)}] {r.source.name}: kept {tally.kept} of {tally.candidates} (removed: {removed})")
         tallies.append(tally)
