@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-CGROUP = Path("/sys/fs/cgroup/memory/medbench-scale")
+CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
+DEFAULT_CGROUP = "medbench-scale"
+CGROUP = CGROUP_ROOT / DEFAULT_CGROUP  # --cgroup names another (two benchmarks at once need two)
 SIDE = 224
 SPLIT_SHARES = {"train": 0.8, "val": 0.1, "test": 0.1}
 CLASSES = 4
@@ -182,7 +184,10 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4G", help="cgroup v1 limit, e.g. 4G; 'none' for no limit")
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/medbench-scale"))
     parser.add_argument("--keep", action="store_true", help="keep the generated files, stores and builds")
+    parser.add_argument("--cgroup", default=DEFAULT_CGROUP, help="name of the cgroup made under /sys/fs/cgroup/memory")
     args = parser.parse_args()
+    global CGROUP
+    CGROUP = CGROUP_ROOT / args.cgroup
     limited = args.memory_limit != "none"
     if limited:
         limit_memory(args.memory_limit)
