@@ -2,7 +2,8 @@
 in the on-disk pixel store, read by rows.
 
 `auto` keeps pixels in memory when they take at most MEMORY_SHARE of the memory this process may
-still use — the smaller of the machine's available memory and what its cgroup limit leaves — or,
+still use — the smaller of the machine's available memory and what its cgroup limit leaves (page
+cache the kernel would reclaim counted as free) — or,
 for batches on a GPU, of the GPU's free memory. `MEDBENCH_DATA_PATH=memory|store` (or a command's
 `--data-path`) overrides the choice; every record says which path its data took and why.
 """
@@ -75,8 +76,18 @@ def available_memory() -> int:
             usage = int(usage_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             continue
-        room = min(room, max(limit - usage, 0))
+        room = min(room, max(limit - usage + _inactive_file(usage_file.parent), 0))
     return room
+
+
+def _inactive_file(cgroup: Path) -> int:
+    """Page cache the kernel reclaims before it would kill anything (counted in a cgroup's usage): the
+    convention of `docker stats`. A pass over a large stored dataset fills the cache, not the process."""
+    try:
+        stat = dict(line.split() for line in (cgroup / "memory.stat").read_text().splitlines())
+    except (OSError, ValueError):
+        return 0
+    return int(stat.get("total_inactive_file", stat.get("inactive_file", 0)))
 
 
 def _meminfo_available() -> int:
