@@ -179,3 +179,15 @@ def test_the_stored_path_trains_and_scores_like_the_in_memory_path(tmp_path: Pat
     assert memory_pixels == stored_pixels  # the same resized bytes, hashed the same way
     assert memory.metrics["accuracy"] == pytest.approx(stored.metrics["accuracy"], abs=1e-6)
     assert [h["train_loss"] for h in memory.history] == pytest.approx([h["train_loss"] for h in stored.history], rel=1e-4)
+
+
+def test_the_matcher_finds_the_same_copies_with_its_index_on_disk():
+    from harness.copies import Catalogue, DEFAULT_RULE, Reference, pairs_between
+
+    rng = np.random.default_rng(3)
+    pictures = rng.integers(0, 256, (800, 48, 48), dtype=np.uint8)  # 800 × 29 crop views: past brute force
+    queries = Catalogue.of([pictures[17][::-1], pictures[500][4:44, 4:44], rng.integers(0, 256, (48, 48), np.uint8)])
+    in_memory, on_disk = Reference(Catalogue.of(pictures)), Reference(Catalogue.of(pictures), spill_bytes=0)
+    assert isinstance(on_disk.views.index.vectors, StoredRows) and not isinstance(in_memory.views.index.vectors, StoredRows)
+    found = [[(p.query, p.reference) for p in pairs_between(queries, ref, DEFAULT_RULE)] for ref in (in_memory, on_disk)]
+    assert found[0] == found[1] == [(0, 17), (1, 500)]

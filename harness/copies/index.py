@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from harness.data.rows import RowSpool, StoredRows, chunks_of
+from harness.data.rows import SPILL_BYTES, RowSpool, StoredRows, chunks_of
 
 BRUTE_FORCE = 20_000  # vectors below which one list holds everything
 _TRAIN_SAMPLE = 50_000
@@ -26,7 +26,7 @@ _SORT_CHUNK = 1 << 16  # stored vectors gathered into list order at once
 class VectorIndex:
     """Unit vectors, searched by inner product (cosine)."""
 
-    def __init__(self, vectors: np.ndarray | StoredRows, nprobe: int, seed: int = 0) -> None:
+    def __init__(self, vectors: np.ndarray | StoredRows, nprobe: int, seed: int = 0, spill_bytes: int = SPILL_BYTES) -> None:
         self.nprobe = nprobe
         if len(vectors) <= BRUTE_FORCE:
             vectors = np.ascontiguousarray(np.asarray(vectors), dtype=np.float32)
@@ -39,7 +39,7 @@ class VectorIndex:
             self.centroids = _kmeans(sample, lists, rng)
             assign = np.concatenate([self._nearest_lists(chunk, 1)[:, 0] for _, chunk in chunks_of(vectors, _QUERY_CHUNK)])
         self.order = np.argsort(assign, kind="stable")
-        self.vectors = _sorted_rows(vectors, self.order)
+        self.vectors = _sorted_rows(vectors, self.order, spill_bytes)
         self.bounds = np.searchsorted(assign[self.order], np.arange(len(self.centroids) + 1))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,11 +89,11 @@ class VectorIndex:
         return np.concatenate(q_out) + offset, np.concatenate(v_out), np.concatenate(s_out)
 
 
-def _sorted_rows(vectors: np.ndarray | StoredRows, order: np.ndarray) -> np.ndarray | StoredRows:
+def _sorted_rows(vectors: np.ndarray | StoredRows, order: np.ndarray, spill_bytes: int) -> np.ndarray | StoredRows:
     """vectors[order]; stored vectors are sorted into another spill file a chunk at a time."""
     if not isinstance(vectors, StoredRows):
         return vectors[order]
-    out = RowSpool(vectors.shape[1:], vectors.dtype)
+    out = RowSpool(vectors.shape[1:], vectors.dtype, spill_bytes)
     for start in range(0, len(order), _SORT_CHUNK):
         out.append(vectors.read(order[start:start + _SORT_CHUNK]))
     return out.rows()

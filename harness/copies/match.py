@@ -29,7 +29,7 @@ from harness.copies.views import (
     CANVAS, FULL, LOW, ORIENTATIONS, WORK, as_images, box_resamplers, canvases, embedding, exact_digest, oriented,
     resampled, standardised, working_image,
 )
-from harness.data.rows import RowSpool, StoredRows, chunks_of, take_rows
+from harness.data.rows import SPILL_BYTES, RowSpool, StoredRows, chunks_of, take_rows
 
 _EMBED_CHUNK = 1024  # images embedded at once
 _POOL_MIN = 64  # pictures below which fingerprinting stays on this thread
@@ -148,14 +148,16 @@ class Reference:
     mean picture and oriented query embeddings are computed once (the CPMID leakage check matches
     every chunk of candidates against the same downstream images)."""
 
-    def __init__(self, catalogue: Catalogue, rule: CopyRule = DEFAULT_RULE) -> None:
+    def __init__(self, catalogue: Catalogue, rule: CopyRule = DEFAULT_RULE, spill_bytes: int = SPILL_BYTES) -> None:
+        """`spill_bytes`: above this its crop-view vectors live on disk (0: always; for a caller that keeps many)."""
         self.catalogue = catalogue
         self.rule = rule
         self.mean = _mean_embedding(catalogue)
+        self.spill_bytes = spill_bytes
 
     @cached_property
     def views(self) -> "_ViewIndex":
-        return _ViewIndex(self.catalogue, self.mean, self.rule)
+        return _ViewIndex(self.catalogue, self.mean, self.rule, self.spill_bytes)
 
     @cached_property
     def mean_picture(self) -> "_MeanPictures":
@@ -230,10 +232,11 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norm, out=np.zeros_like(vectors), where=norm > 1e-6)
 
 
-def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) -> np.ndarray | StoredRows:
-    """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i (spilled to disk when large)."""
+def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray,
+                     spill_bytes: int = SPILL_BYTES) -> np.ndarray | StoredRows:
+    """(n·V, d) unit embeddings, picture-major: row i·V + v is view v of picture i (on disk past `spill_bytes`)."""
     rows, cols = box_resamplers(boxes, len(boxes))
-    out = RowSpool((LOW * LOW - 1,), np.float32)
+    out = RowSpool((LOW * LOW - 1,), np.float32, spill_bytes)
     for s in range(0, len(catalogue), _VIEW_CHUNK):
         views = resampled(catalogue.work[s:s + _VIEW_CHUNK][:, None], rows, cols).reshape(-1, CANVAS, CANVAS)
         out.append(_unit(embedding(views) - mean))
@@ -243,9 +246,10 @@ def _view_embeddings(catalogue: Catalogue, boxes: np.ndarray, mean: np.ndarray) 
 class _ViewIndex:
     """A catalogue's crop views (`view_boxes`), embedded minus `mean` and indexed for retrieval."""
 
-    def __init__(self, catalogue: Catalogue, mean: np.ndarray, rule: CopyRule) -> None:
+    def __init__(self, catalogue: Catalogue, mean: np.ndarray, rule: CopyRule, spill_bytes: int = SPILL_BYTES) -> None:
         self.boxes = view_boxes(rule)
-        self.index = VectorIndex(_view_embeddings(catalogue, self.boxes, mean), rule.nprobe)
+        self.index = VectorIndex(_view_embeddings(catalogue, self.boxes, mean, spill_bytes), rule.nprobe,
+                                 spill_bytes=spill_bytes)
 
 
 def _query_embeddings(catalogue: Catalogue, mean: np.ndarray) -> Iterator[np.ndarray]:

@@ -150,5 +150,5 @@ class Screen:
         self._kept_sources.append(added.sources)
         self.kept = Catalogue(self._kept_work.rows(), self.kept.digests + added.digests, np.concatenate(self._kept_sources))
         if len(self.kept) - self._open_from >= SEGMENT_PICTURES:
-            self._full.append(Reference(self._open_segment(), self.rule))
+            self._full.append(Reference(self._open_segment(), self.rule, spill_bytes=0))  # many are kept: on disk
             self._open_from = len(self.kept)
