@@ -21,50 +21,32 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def _stamp_path(folder: Path) -> Path:
-    """Where the stamp of `folder` lives: under $MEDBENCH_HOME, so verifying never writes into the data folder."""
-    return medbench_home() / "verified" / f"{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()}.json"
+def _note(path: Path) -> Path:
+    """Where the digest of this version of `path` (its place, size, mtime and inode) is remembered: under
+    $MEDBENCH_HOME, so checking a file never writes beside it."""
+    stat = path.stat()
+    version = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    return medbench_home() / "digests" / f"{hashlib.sha256(version.encode()).hexdigest()}.json"
+
+
+def remembered_digest(path: Path) -> str:
+    """The file's sha256, computed once per version of the file: opening a many-GB set or data file again costs a
+    stat, not a pass over its bytes. A changed, replaced or touched file is hashed again."""
+    note = _note(path)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return str(json.loads(note.read_text())["sha256"])
+    sha = file_digest(path)
+    remember_digest(path, sha)
+    return sha
+
+
+def remember_digest(path: Path, sha: str) -> None:
+    """Record a sha256 computed as the file was written, so `remembered_digest` does not hash it again."""
+    with contextlib.suppress(OSError):  # an unwritable home means hashing again next time, nothing worse
+        write_text_atomic(_note(path), json.dumps({"sha256": sha, "file": str(path)}))
 
 
 def unverified(folder: Path, expected: dict[str, str]) -> list[str]:
-    """Files of `folder` (relative name → sha256) that do not match their checksum.
-
-    Each file is hashed once per version: a stamp under $MEDBENCH_HOME remembers size, mtime and inode of the
-    files that matched, so opening a many-GB set again costs a stat per file, not a pass over its bytes.
-    Missing files are reported too."""
-    stamp: dict[str, list] = {}
-    with contextlib.suppress(OSError, ValueError):
-        stamp = json.loads(_stamp_path(folder).read_text())
-    bad, changed = [], False
-    for rel, sha in sorted(expected.items()):
-        path = folder / rel
-        try:
-            stat = path.stat()
-        except OSError:
-            bad.append(rel)
-            continue
-        state = [stat.st_size, stat.st_mtime_ns, stat.st_ino, sha]
-        if stamp.get(rel) == state:
-            continue
-        if file_digest(path) != sha:
-            bad.append(rel)
-            stamp.pop(rel, None)
-        else:
-            stamp[rel], changed = state, True
-    if changed:
-        _write_stamp(folder, stamp)
-    return bad
-
-
-def mark_verified(folder: Path, expected: dict[str, str]) -> None:
-    """Stamp files whose sha256 was computed as they were written, so `unverified` does not hash them again."""
-    stamp = {}
-    for rel, sha in expected.items():
-        stat = (folder / rel).stat()
-        stamp[rel] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, sha]
-    _write_stamp(folder, stamp)
-
-
-def _write_stamp(folder: Path, stamp: dict[str, list]) -> None:
-    with contextlib.suppress(OSError):  # an unwritable home means hashing again next time, nothing worse
-        write_text_atomic(_stamp_path(folder), json.dumps(stamp))
+    """Files of `folder` (relative name → sha256) that are missing or do not match their checksum."""
+    return [rel for rel, sha in sorted(expected.items())
+            if not (folder / rel).is_file() or remembered_digest(folder / rel) != sha]

@@ -1,8 +1,8 @@
 """A dataset file's arrays in the pixel store, keyed by the file's sha256.
 
 Hashing a 15 GB file on every run would make start-up grow with the dataset, so a file's sha256 is
-remembered under `$MEDBENCH_HOME/store/files/` per (path, size, mtime, inode): a changed or replaced
-file is hashed (and stored) again. The checksum of the task data made from the stored arrays
+remembered per (path, size, mtime, inode) (`harness.checksums.remembered_digest`): a changed or
+replaced file is hashed (and stored) again. The checksum of the task data made from the stored arrays
 (TaskData.sha256, which also covers the card's labels) is remembered in the store per labels digest.
 """
 
@@ -19,26 +19,13 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.atomic import write_text_atomic
-from harness.checksums import file_digest
+from harness.checksums import remembered_digest
 from harness.data.arrays import SPLITS, TaskData
 from harness.data.rows import StoredRows
 from harness.data.store import Store, build_store, store_root
 
 Write = Callable[[str, tuple[int, ...], np.dtype, Any], None]
 CHECKSUMS = "checksums.json"
-
-
-def file_sha256(path: Path) -> str:
-    """The file's sha256, computed once per version of the file (size, mtime, inode)."""
-    stat = path.stat()
-    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
-    note = store_root() / "files" / f"{hashlib.sha256(identity.encode()).hexdigest()}.json"
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        return str(json.loads(note.read_text())["sha256"])
-    sha = file_digest(path)
-    with contextlib.suppress(OSError):
-        write_text_atomic(note, json.dumps({"sha256": sha, "file": str(path), "size": stat.st_size}))
-    return sha
 
 
 @dataclass(frozen=True)
@@ -71,7 +58,7 @@ class FileStore:
 
 def stored_file(path: Path, kind: str, stream: Callable[[Path, Write], None]) -> FileStore:
     """The store of `path`'s arrays, written by `stream(path, write)` the first time this file is seen."""
-    sha = file_sha256(path)
+    sha = remembered_digest(path)
 
     def fill(builder: Any) -> dict[str, Any]:
         stream(path, builder.write)

@@ -4,7 +4,7 @@ A store is a folder of plain `.npy` files (the CPMID shard format) with a `manif
 each file's shape, type and sha256. It is written into a temporary folder beside its final place and
 renamed into place only when every file is complete and its checksum recorded, so a store that a
 crash, a kill or a full disk interrupted is never read. Opening one checks every file's length and,
-once per file version, its sha256 (a stamp file remembers size, mtime and inode of the
+once per file version, its sha256 (`harness.checksums.remembered_digest` keys it by size, mtime and inode of the
 files already checked, so a large store is hashed once, not on every run). A store that fails either
 check is removed and the error says so: the next run rebuilds it.
 """
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from harness.checksums import mark_verified, unverified
+from harness.checksums import remember_digest, unverified
 from harness.data.rows import NpyFile, StoredRows
 from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
@@ -114,7 +114,7 @@ class StoreBuilder:
         self.arrays[name] = {"file": file, "shape": list(writer.shape), "dtype": writer.dtype.str, "sha256": sha}
 
     def commit(self, **facts: Any) -> Store:
-        """Write the manifest, rename into place and stamp the files verified (another process that finished the
+        """Write the manifest, rename into place and remember the files' sha256s (another process that finished the
         same store first wins; ours is dropped)."""
         manifest = {"format": "medbench-pixel-store", "version": STORE_VERSION, "arrays": self.arrays, **facts}
         (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -125,7 +125,8 @@ class StoreBuilder:
                 raise
             shutil.rmtree(self.temp, ignore_errors=True)  # another process finished it first: its files are checked
         else:
-            mark_verified(self.folder, {entry["file"]: entry["sha256"] for entry in self.arrays.values()})
+            for entry in self.arrays.values():
+                remember_digest(self.folder / entry["file"], entry["sha256"])
         return open_store(self.folder)
 
     def abort(self) -> None:
