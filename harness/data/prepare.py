@@ -19,7 +19,7 @@ from harness.data.batches import RESIZE_CHUNK, TensorSplit, resize_uint8
 from harness.data.placement import Placement, place
 from harness.data.rows import StoredRows, chunks_of
 from harness.data.store import build_store, store_root
-from harness.data.stored_split import StoredSplit
+from harness.data.stored_split import StoredSplit, to_device
 from harness.kinds import TaskKind
 
 RESIZE_POLICY = "torch bilinear antialiased (pixels), nearest-exact (masks); uint8 rounding; chunks of 512 rows"
@@ -51,9 +51,8 @@ def _in_memory(ds: ArrayDataset, size: int, kind: TaskKind, device: torch.device
         targets = resize_uint8(torch.from_numpy(ds.targets)[:, None], size, "nearest")[:, 0].long()
     else:
         targets = _class_targets(ds.targets, kind)
-    pin = device.type == "cuda"
-    move = (lambda t: t.pin_memory().to(device, non_blocking=True)) if pin else (lambda t: t.to(device))
-    return TensorSplit(move(images), move(targets), None if masks is None else move(masks))
+    return TensorSplit(to_device(images, device), to_device(targets, device),
+                       None if masks is None else to_device(masks, device))
 
 
 def _class_targets(targets: np.ndarray, kind: TaskKind) -> torch.Tensor:

@@ -93,10 +93,6 @@ class StoredRows:
     def ndim(self) -> int:
         return len(self.shape)
 
-    @property
-    def nbytes(self) -> int:
-        return len(self) * self.files[0].row_bytes
-
     def take(self, index: np.ndarray) -> "StoredRows":
         """The rows at `index` (positions in this view), without reading them."""
         index = np.asarray(index, dtype=np.int64)

@@ -47,10 +47,6 @@ class Store:
     def rows(self, name: str) -> StoredRows:
         return StoredRows.of(self.folder / self.manifest["arrays"][name]["file"])
 
-    def array(self, name: str) -> np.ndarray:
-        """A small array (labels) read whole."""
-        return np.asarray(self.rows(name))
-
     @property
     def names(self) -> list[str]:
         return list(self.manifest["arrays"])

@@ -46,12 +46,12 @@ class StoredSplit:
         return (channels, height, width)
 
     def _read(self, positions: np.ndarray) -> Batch:
-        images = _to_device(torch.from_numpy(self.images.read(positions)).permute(0, 3, 1, 2).contiguous(), self.device)
+        images = to_device(torch.from_numpy(self.images.read(positions)).permute(0, 3, 1, 2).contiguous(), self.device)
         if isinstance(self.targets, StoredRows):
-            targets = _to_device(torch.from_numpy(self.targets.read(positions)), self.device).long()
+            targets = to_device(torch.from_numpy(self.targets.read(positions)), self.device).long()
         else:
             targets = self.targets[torch.from_numpy(positions).to(self.targets.device)]
-        masks = None if self.masks is None else _to_device(torch.from_numpy(self.masks.read(positions)), self.device)
+        masks = None if self.masks is None else to_device(torch.from_numpy(self.masks.read(positions)), self.device)
         return Batch(images, targets, masks)
 
     def rows(self, start: int, stop: int) -> Batch:
@@ -75,7 +75,8 @@ class StoredSplit:
         return digest.hexdigest()
 
 
-def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Onto the run's device: pinned and copied without blocking on CUDA; a CPU tensor stays where it is."""
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor
