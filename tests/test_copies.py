@@ -102,6 +102,20 @@ def test_a_prepared_reference_finds_what_the_catalogue_finds_chunk_after_chunk(r
         pairs_between(Catalogue.of(chunks[1]), prepared, replace(DEFAULT_RULE, min_correlation=0.9))
 
 
+def test_prepared_queries_sharing_the_reference_mean_find_the_same_pairs(reference):
+    """CPMID screening prepares each chunk once (views indexed, query embeddings kept) and matches it
+    against many kept segments that share one mean; kept query embeddings may live on disk."""
+    chunk = Catalogue.of([jpeg(img, 70) for img in reference[:3]] + [img[10:90, 5:95] for img in reference[5:7]]
+                         + pictures(2, seed=3))
+    segment = Reference(Catalogue.of(reference), spill_bytes=0, keep_queries=True)  # query embeddings on disk
+    prepared = Reference(chunk, mean=segment.mean, keep_queries=True)
+    expected = pairs_between(chunk, Reference(Catalogue.of(reference)))
+    assert {p.query for p in expected} == {0, 1, 2, 3, 4}
+    assert pairs_between(prepared, segment) == pairs_between(prepared, segment) == expected  # kept, read twice
+    other_mean = Reference(chunk, keep_queries=True)  # its own mean: prepared again with the reference's
+    assert pairs_between(other_mean, segment) == expected
+
+
 def test_clusters_link_copies_transitively_in_a_mixed_size_stream(reference):
     a, b = reference[3], reference[4]
     images = iter([a, resize(a, 50, 50), b, a[5:90, 5:90][::-1], np.rot90(jpeg(b)), reference[5], reference[6]])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from harness.data.rows import SPILL_BYTES, RowSpool, StoredRows, chunks_of
 
@@ -59,7 +60,7 @@ class VectorIndex:
         out = np.empty((len(queries), n), np.int64)
         for s in range(0, len(queries), step):
             distance = norms - 2 * queries[s:s + step] @ self.centroids.T
-            out[s:s + step] = np.argpartition(distance, n - 1, axis=1)[:, :n]
+            out[s:s + step] = distance.argmin(axis=1)[:, None] if n == 1 else np.argpartition(distance, n - 1, axis=1)[:, :n]
         return out
 
     def _search_chunk(self, queries: np.ndarray, k: int, offset: int) -> tuple[np.ndarray, ...]:
@@ -109,8 +110,8 @@ def _kmeans(sample: np.ndarray, k: int, rng: np.random.Generator, iterations: in
         labels = np.concatenate([np.argmin(norms - 2 * sample[s:s + step] @ centroids.T, axis=1)
                                  for s in range(0, len(sample), step)])
         counts = np.bincount(labels, minlength=k)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, labels, sample)
+        members = csr_matrix((np.ones(len(labels), sample.dtype), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+        sums = np.asarray(members @ sample)  # a sparse product: np.add.at took a third of the k-means
         filled = counts > 0
         centroids[filled] = sums[filled] / counts[filled, None]
     return centroids

@@ -117,22 +117,24 @@ def copies_in(queries: Iterable[np.ndarray] | np.ndarray, reference: Iterable[np
     return pairs_between(Catalogue.of(queries), Catalogue.of(reference), rule)
 
 
-def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
+def pairs_between(queries: "Catalogue | Reference", reference: "Catalogue | Reference",
                   rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:
     """`copies_in` on catalogues already made (so callers that match one set many times embed it once);
-    a `Reference` (made once with the same rule) also keeps its retrieval index and query embeddings."""
+    a `Reference` (made once with the same rule) also keeps its retrieval index and query embeddings.
+    Queries given as a `Reference` with the reference's mean embedding are used as prepared (one
+    chunk matched against many references that share a mean is embedded and indexed once)."""
     ref = reference if isinstance(reference, Reference) else Reference(reference, rule)
     if ref.rule != rule:
         raise ValueError("a Reference is prepared for one CopyRule; prepare it again for this one")
-    if not len(queries) or not len(ref.catalogue):
+    prepared = isinstance(queries, Reference) and queries.rule == rule and np.array_equal(queries.mean, ref.mean)
+    qry = queries if prepared else Reference(queries.catalogue if isinstance(queries, Reference) else queries,
+                                             rule, mean=ref.mean)
+    if not len(qry.catalogue) or not len(ref.catalogue):
         return []
-    found = _exact_pairs(queries.digests, ref.catalogue.digests)
+    found = _exact_pairs(qry.catalogue.digests, ref.catalogue.digests)
     exact = {(p.query, p.reference) for p in found}
-    query_means = _mean_picture(queries)
-    forward = _verified(queries, _query_embeddings(queries, ref.mean), query_means, ref.catalogue, ref.views,
-                        ref.mean_picture, rule)
-    backward = _verified(ref.catalogue, ref.queries(), ref.mean_picture, queries, _ViewIndex(queries, ref.mean, rule),
-                         query_means, rule)
+    forward = _verified(qry.catalogue, qry.queries(), qry.mean_picture, ref.catalogue, ref.views, ref.mean_picture, rule)
+    backward = _verified(ref.catalogue, ref.queries(), ref.mean_picture, qry.catalogue, qry.views, qry.mean_picture, rule)
     merged: dict[tuple[int, int], CopyPair] = {}
     for q, r, score, kind, detail in forward:
         merged[q, r] = CopyPair(q, r, score, kind, detail)
@@ -144,16 +146,21 @@ def pairs_between(queries: Catalogue, reference: "Catalogue | Reference",
 
 
 class Reference:
-    """A reference set prepared for many `pairs_between` calls: its mean embedding, crop-view index,
-    mean picture and oriented query embeddings are computed once (the CPMID leakage check matches
-    every chunk of candidates against the same downstream images)."""
+    """A set prepared for many `pairs_between` calls: its mean embedding, crop-view index, mean
+    picture and oriented query embeddings are computed once (the CPMID leakage check matches every
+    chunk of candidates against the same downstream images)."""
 
-    def __init__(self, catalogue: Catalogue, rule: CopyRule = DEFAULT_RULE, spill_bytes: int = SPILL_BYTES) -> None:
-        """`spill_bytes`: above this its crop-view vectors live on disk (0: always; for a caller that keeps many)."""
+    def __init__(self, catalogue: Catalogue, rule: CopyRule = DEFAULT_RULE, spill_bytes: int = SPILL_BYTES,
+                 mean: np.ndarray | None = None, keep_queries: bool = False) -> None:
+        """`spill_bytes`: above this its crop-view vectors (and kept query embeddings) live on disk (0:
+        always; for a caller that keeps many). `mean`: the embedding subtracted, when not the set's own
+        (sets matched against one another need the same one). `keep_queries`: compute the query
+        embeddings once and keep them (2 KB a picture) instead of at each use."""
         self.catalogue = catalogue
         self.rule = rule
-        self.mean = _mean_embedding(catalogue)
+        self.mean = _mean_embedding(catalogue) if mean is None else mean
         self.spill_bytes = spill_bytes
+        self.keep_queries = keep_queries
 
     @cached_property
     def views(self) -> "_ViewIndex":
@@ -164,8 +171,19 @@ class Reference:
         return _mean_picture(self.catalogue)
 
     def queries(self) -> Iterator[np.ndarray]:
-        """Computed again at each use, a chunk at a time: kept, they would grow with the set (2 KB a picture)."""
-        return _query_embeddings(self.catalogue, self.mean)
+        """Per `_EMBED_CHUNK` pictures, their oriented query embeddings (see `_query_embeddings`)."""
+        if not self.keep_queries:
+            return _query_embeddings(self.catalogue, self.mean)
+        stored, bounds = self._kept_queries
+        return (np.asarray(stored[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+
+    @cached_property
+    def _kept_queries(self) -> tuple[np.ndarray | StoredRows, list[int]]:
+        spool, bounds = RowSpool((LOW * LOW - 1,), np.float32, self.spill_bytes), [0]
+        for block in _query_embeddings(self.catalogue, self.mean):
+            spool.append(block)
+            bounds.append(bounds[-1] + len(block))
+        return spool.rows(), bounds
 
 
 def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> list[CopyPair]:

@@ -98,13 +98,16 @@ class Verdict:
 
 
 class Screen:
-    """Decides, candidate by candidate, what is kept; kept pixels go to staging.
+    """Decides, candidate by candidate, what is kept; kept pictures go to staging.
 
     Each chunk is matched against every image kept before it. Kept pictures form segments of at most
-    SEGMENT_PICTURES: the open one is indexed again for each chunk (as the whole kept set was before
-    segments existed, so sets below that size screen exactly as before), a full one is indexed once
-    and kept (its crop-view index on disk once large). Screening n images thus costs about
-    n·SEGMENT_PICTURES/chunk index work plus n²/chunk query embeddings, not n²/chunk index builds."""
+    SEGMENT_PICTURES: the open one is indexed again for each chunk with its own mean embedding (as the
+    whole kept set was before segments existed, so sets below that size screen exactly as before); a
+    full one is prepared once — crop-view index and oriented query embeddings, on disk — with the mean
+    embedding of the first full segment, which all full segments share, so each chunk is embedded and
+    indexed once for all of them. Screening n images thus costs n·SEGMENT_PICTURES/chunk index work
+    and n²/chunk retrievals (each kept picture's stored embeddings searched in the chunk's index),
+    not n²/chunk embeddings and index builds."""
 
     def __init__(self, rule: CopyRule, leakage: LeakageIndex, images: Staging) -> None:
         """`rule` decides near duplicates among kept images; `leakage` carries its own rule."""
@@ -122,8 +125,10 @@ class Screen:
         """Screen one chunk of one source (already in the set's pixel format) after everything screened before."""
         chunk = Catalogue.of(images, source)
         leaks = self.leakage.matches(chunk)
-        near_kept = {p.query for segment in [*self._full, self._open_segment()]
-                     for p in pairs_between(chunk, segment, self.rule)}
+        near_kept = {p.query for p in pairs_between(chunk, self._open_segment(), self.rule)}
+        if self._full:
+            prepared = Reference(chunk, self.rule, mean=self._full[0].mean, keep_queries=True)
+            near_kept |= {p.query for segment in self._full for p in pairs_between(prepared, segment, self.rule)}
         near_earlier: dict[int, list[int]] = {}
         for p in copy_pairs(chunk, self.rule):
             near_earlier.setdefault(p.reference, []).append(p.query)
@@ -150,5 +155,7 @@ class Screen:
         self._kept_sources.append(added.sources)
         self.kept = Catalogue(self._kept_work.rows(), self.kept.digests + added.digests, np.concatenate(self._kept_sources))
         if len(self.kept) - self._open_from >= SEGMENT_PICTURES:
-            self._full.append(Reference(self._open_segment(), self.rule, spill_bytes=0))  # many are kept: on disk
+            shared = self._full[0].mean if self._full else None  # the first full segment's own mean
+            self._full.append(Reference(self._open_segment(), self.rule, spill_bytes=0, mean=shared,
+                                        keep_queries=True))  # many are kept: on disk
             self._open_from = len(self.kept)
