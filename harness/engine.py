@@ -155,16 +155,18 @@ class TrainingRun:
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor, optimizer: torch.optim.Optimizer,
-                   scheduler: torch.optim.lr_scheduler.LRScheduler) -> torch.Tensor:
+                   scheduler: torch.optim.lr_scheduler.LRScheduler, batch_size: int | None = None) -> torch.Tensor:
         """One optimizer step on a uint8 batch; returns the detached loss (no device sync).
 
-        Under torchrun every rank augments the whole global batch (so the generator stays in step with a
-        single-process run) and trains on its rows; the returned loss is this rank's share of the batch mean.
+        Under torchrun `images` are this rank's rows (`distributed.train_rows`) of a global batch of
+        `batch_size`: augmentation is drawn for the whole batch (so the generator stays in step with a
+        single-process run), and the returned loss is this rank's share of the batch mean.
         """
-        x, warped = self.transform(images, self.generator, targets if self.objective.dense else None)
-        rows = distributed.train_rows()
-        x, targets = x[rows], (warped if self.objective.dense else targets)[rows]
-        share = len(x) / len(images)
+        batch_size = batch_size or len(images)
+        x, warped = self.transform(images, self.generator, targets if self.objective.dense else None,
+                                   of_batch=batch_size, rows=distributed.train_rows())
+        targets = warped if self.objective.dense else targets
+        share = len(x) / batch_size
         with self.autocast:
             loss = self.loss_fn(self.train_forward(x).float(), targets)
         optimizer.zero_grad(set_to_none=True)
@@ -262,9 +264,11 @@ class TrainingRun:
         tic = time.perf_counter()
         loss_sum, seen = torch.zeros((), device=self.device), 0
         orders = batch_order(len(train), self.protocol.batch_size, self.generator, drop_last=True)
-        for step, (images, targets, _) in enumerate(train.batches(orders)):
-            loss_sum += self.train_step(images, targets, optimizer, scheduler) * len(images)
-            seen += len(images)
+        mine = distributed.train_rows()  # under torchrun a rank reads only its rows of each batch
+        for step, (images, targets, _) in enumerate(train.batches([order[mine] for order in orders])):
+            batch_size = len(orders[step])
+            loss_sum += self.train_step(images, targets, optimizer, scheduler, batch_size) * batch_size
+            seen += batch_size
             bar.update()
             if (step + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(distributed.total(loss_sum)):
                 break

@@ -1,4 +1,5 @@
-"""Data-parallel runs under torchrun: the same numbers as one process, one record, rank 0 writes."""
+"""Data-parallel runs under torchrun: the same numbers as one process, one record, rank 0 writes; ranks read
+only their rows of each batch from the pixel store."""
 
 import os
 import subprocess
@@ -34,9 +35,10 @@ def by_backbone(folder: Path) -> dict[str, dict]:
 @pytest.mark.slow
 def test_two_process_torchrun_writes_one_record_per_cell_close_to_one_process(tmp_path: Path):
     run_cli(*ARGS, "--out", str(tmp_path / "one"), env={"OMP_NUM_THREADS": "1"})
+    # the two ranks read their rows of each batch from the pixel store; the single process holds the split in memory
     proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "harness", *ARGS,
-                           "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                           "--out", str(tmp_path / "two"), "--data-path", "store"], capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(": ok ") == 2, proc.stdout  # rank 0 alone reports each cell's result
     assert proc.stdout.count("run 1 of 2:") == 1, proc.stdout  # and the grid's progress
@@ -44,6 +46,8 @@ def test_two_process_torchrun_writes_one_record_per_cell_close_to_one_process(tm
     assert sorted(two) == ["convnext_atto", "test_resnet"] and len(list((tmp_path / "two").rglob("*.json"))) == 2
     assert not list((tmp_path / "two").rglob("*.pt")) and not list((tmp_path / "two").rglob("*.claim"))
     assert two["test_resnet"]["provenance"]["distributed"] == {"world_size": 2, "backend": "gloo", "batchnorm": "per-rank"}
+    assert two["test_resnet"]["provenance"]["data_path"]["batches"]["train"].startswith("store")
+    assert one["test_resnet"]["provenance"]["data_path"]["batches"]["train"].startswith("memory")
 
     # Without BatchNorm, two processes train the same model as one: same sample order, augmentation and
     # batch-mean gradients; only the all-reduce's summation order differs (measured: 2e-7 relative).

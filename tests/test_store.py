@@ -13,7 +13,7 @@ import torch
 
 import harness.data.store as store_module
 from harness.data.arrays import ArrayDataset, TaskData
-from harness.data.batches import BatchTransform, limit
+from harness.data.batches import BatchTransform, batch_order, limit
 from harness.data.npz import stream_member
 from harness.data.placement import DATA_PATH_ENV, Placement, available_memory, place
 from harness.data.prepare import prepare_split
@@ -179,6 +179,31 @@ def test_the_stored_path_trains_and_scores_like_the_in_memory_path(tmp_path: Pat
     assert memory_pixels == stored_pixels  # the same resized bytes, hashed the same way
     assert memory.metrics["accuracy"] == pytest.approx(stored.metrics["accuracy"], abs=1e-6)
     assert [h["train_loss"] for h in memory.history] == pytest.approx([h["train_loss"] for h in stored.history], rel=1e-4)
+
+
+def test_a_torchrun_rank_reads_only_its_rows_and_augments_them_as_one_process_would(monkeypatch: pytest.MonkeyPatch):
+    """Rank 1 of 2 (simulated): the store reads only rows 1::2 of each seeded batch, and the augmentation
+    of those rows is the one a single process draws for the whole batch."""
+    import harness.distributed as distributed
+
+    transform = BatchTransform((0.5,), (0.25,), "flip_crop", CPU)
+    batch = torch.from_numpy(np.random.default_rng(1).integers(0, 255, (8, 1, 16, 16), dtype=np.uint8))
+    whole, _ = transform(batch, torch.Generator().manual_seed(3))
+    mine, _ = transform(batch[1::2], torch.Generator().manual_seed(3), of_batch=8, rows=slice(1, None, 2))
+    torch.testing.assert_close(mine, whole[1::2], atol=1e-5, rtol=1e-5)
+
+    images = np.random.default_rng(0).integers(0, 255, (48, 16, 16, 1), dtype=np.uint8)
+    split = prepare_split(ArrayDataset(images, np.arange(48) % 2), 16, "binary", CPU, STORED)
+    read = []
+    gather = split.gather
+    monkeypatch.setattr(split, "gather", lambda index: read.append(index.clone()) or gather(index))
+    monkeypatch.setattr(distributed, "train_rows", lambda: slice(1, None, 2))
+    protocol = SMOKE.with_overrides(epochs=1, batch_size=16, augmentation="flip_crop")
+    run = TrainingRun(build_classifier("resnet18", 2, 1, 16), objective_for("binary", 2, protocol), protocol, 0,
+                      BatchTransform((0.5,), (0.25,), "flip_crop", CPU), CPU)
+    run.fit(split, split, split, progress=False, time_inference=False)
+    orders = batch_order(48, 16, torch.Generator().manual_seed(0), drop_last=True)
+    assert [r.tolist() for r in read] == [o[1::2].tolist() for o in orders]  # 8 of each 16, this rank's
 
 
 def test_the_matcher_finds_the_same_copies_with_its_index_on_disk():

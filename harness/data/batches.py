@@ -113,26 +113,30 @@ class BatchTransform:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None,
-                 masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 masks: torch.Tensor | None = None, of_batch: int | None = None,
+                 rows: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`of_batch`, `rows`: `images` are these rows of a batch of `of_batch` pictures (a torchrun rank's
+        share); augmentation is drawn for the whole batch, so the rows get what one process gives them."""
         # one pass converts and lays out (a fresh copy, so the in-place normalisation below is safe)
         x = images.to(torch.float32, memory_format=self.memory_format, copy=True)
         if generator is not None and self.augmentation != "none":
-            x, masks = self._augment(x, generator, masks)
+            x, masks = self._augment(x, generator, masks, of_batch or len(x), rows)
             x = x.contiguous(memory_format=self.memory_format)
         return x.sub_(self.mean).mul_(self.inv_std), masks
 
-    def _augment(self, x: torch.Tensor, generator: torch.Generator,
-                 masks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _augment(self, x: torch.Tensor, generator: torch.Generator, masks: torch.Tensor | None, of_batch: int,
+                 rows: slice) -> tuple[torch.Tensor, torch.Tensor | None]:
         n = len(x)
-        flip = torch.rand(n, generator=generator) < 0.5
+        flip = (torch.rand(of_batch, generator=generator) < 0.5)[rows]
         if self.augmentation == "flip":
             flip = flip.to(x.device).view(n, 1, 1, 1)
             x = torch.where(flip, x.flip(3), x)
             if masks is not None:
                 masks = torch.where(flip[:, 0], masks.flip(2), masks)
             return x, masks
-        scale = torch.empty(n).uniform_(*CROP_SCALE, generator=generator)
-        shift = (torch.rand(n, 2, generator=generator) * 2 - 1) * (1 - scale)[:, None]
+        scale = torch.empty(of_batch).uniform_(*CROP_SCALE, generator=generator)
+        shift = ((torch.rand(of_batch, 2, generator=generator) * 2 - 1) * (1 - scale)[:, None])[rows]
+        scale = scale[rows]
         theta = torch.zeros(n, 2, 3)
         theta[:, 0, 0] = scale * torch.where(flip, -1.0, 1.0)
         theta[:, 1, 1] = scale
