@@ -2,7 +2,7 @@
 
 A cache only saves time, so an absent, unreadable, truncated or read-only cache file costs a
 recomputation, never an error: `read_*` answers None, `write_*` answers False. Arrays are read
-with `allow_pickle=False`. The callers (synthetic data, decoded folders, copy clusters, audits,
+with `allow_pickle=False`. The callers (synthetic data, copy clusters, audits,
 frozen features) keep their keys and their checks of what they read.
 """
 

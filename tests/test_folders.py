@@ -12,6 +12,8 @@ import yaml
 from PIL import Image
 
 from harness.data import data_status, folder_decode, item_splits, load_data
+from harness.data.placement import DATA_PATH_ENV
+from harness.data.rows import StoredRows
 from harness.errors import MedbenchError
 from harness.tasks import SourceSpec, TaskSpec, get_task
 from tests.conftest import assert_one_line_error, invoke
@@ -84,19 +86,44 @@ def test_decoded_arrays_are_cached_until_a_file_changes(tmp_path: Path, monkeypa
     _class_tree(tmp_path / "pets")
     spec = _spec("image_folders", {"root": "pets", "split": FRACTIONS}, name="cache-demo")
     first = load_data(spec, tmp_path)
-    assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1
+    assert len(list((isolated_home / "store" / "folders").glob("cache-demo-*"))) == 1
 
     def no_decoding(*args):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(folder_decode, "_decode_all", no_decoding)
+    monkeypatch.setattr(folder_decode, "_decode_into", no_decoding)
     assert load_data(spec, tmp_path).sha256 == first.sha256
     monkeypatch.undo()
     changed = tmp_path / "pets" / "cat" / "cat0.png"
     _save(changed, _photo(20, 30, gray=True))
     os.utime(changed, ns=(1, 1))  # a new mtime even on coarse clocks
     assert load_data(spec, tmp_path).sha256 != first.sha256
-    assert len(list((isolated_home / "folders").glob("cache-demo-*.npz"))) == 1  # the stale cache is gone
+    assert len(list((isolated_home / "store" / "folders").glob("cache-demo-*"))) == 1  # the stale decoding is gone
+
+
+@pytest.mark.parametrize("loader", ["image_folders", "image_mask_folders"])
+def test_folders_too_large_for_memory_are_decoded_in_chunks_and_read_by_rows(tmp_path: Path, loader: str,
+                                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                                 isolated_home: Path):
+    """The same pixels, labels (or masks) and checksum whether the decoded files are held in memory or read
+    from the pixel store; decoding writes a few files at a time."""
+    if loader == "image_folders":
+        _class_tree(tmp_path / "ds")
+        spec = _spec("image_folders", {"root": "ds", "split": FRACTIONS}, name="rows-demo")
+    else:
+        _seg_tree(tmp_path / "ds", n=10)
+        spec = _seg_spec({"root": "ds"}, name="rows-demo")
+    monkeypatch.setattr(folder_decode, "DECODE_CHUNK", 4)
+    monkeypatch.setenv(DATA_PATH_ENV, "memory")
+    held = load_data(spec, tmp_path)
+    monkeypatch.setenv(DATA_PATH_ENV, "store")
+    stored = load_data(spec, tmp_path)
+    assert not held.stored and stored.stored and stored.sha256 == held.sha256
+    for name in ("train", "val", "test"):
+        a, b = held.split(name), stored.split(name)
+        assert isinstance(b.images, StoredRows) and np.array_equal(np.asarray(b.images), a.images)
+        assert np.array_equal(a.targets, b.targets)
+    assert len(list((isolated_home / "store" / "folders").glob("rows-demo-*"))) == 1  # decoded once
 
 
 def test_split_folders_shipped_by_the_dataset_are_used(tmp_path: Path):

@@ -1,5 +1,6 @@
-"""Folder datasets' image and mask files decoded to uint8 arrays, once: the arrays are cached under
-$MEDBENCH_HOME/folders, keyed by the card and by every file's path, size and mtime."""
+"""Folder datasets' image and mask files decoded to uint8 arrays, once: decoded a chunk at a time into the
+pixel store (`store/folders/<task>-<key>`, keyed by the card and by every file's path, size and mtime), then
+read back whole when they fit in memory (harness.data.placement), by rows otherwise."""
 
 from __future__ import annotations
 
@@ -8,38 +9,42 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import PIL
 from PIL import Image
 
-from harness.cache import read_arrays, write_arrays
 from harness.data.loader import Item
+from harness.data.placement import place
+from harness.data.rows import StoredRows
+from harness.data.store import Store, StoreBuilder, build_store, store_root
 from harness.errors import MedbenchError
-from harness.paths import medbench_home
 
 if TYPE_CHECKING:
     from harness.tasks import TaskSpec
 
-CACHE_VERSION = 1  # bump when decoding changes: it is part of the cache key
+CACHE_VERSION = 2  # bump when decoding changes: it is part of the key (2: the pixel store, not an .npz)
+DECODE_CHUNK = 256  # items decoded at once (a thread per core), then written
 MASK_THRESHOLD = 127
 NOT_BINARY_FRACTION = 0.1  # a binary mask with more mid-gray pixels than this is probably an image
 
 
-def decoded(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
-    """(images, targets) in item order, from the cache when the files are unchanged."""
+def decoded(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[Store, np.ndarray | StoredRows, np.ndarray]:
+    """(store, images, targets) in item order, decoded the first time the files are seen; images in memory
+    when they fit, else stored rows; targets (labels or class-index masks) in memory."""
     files = [path for item in items for path in (item.image, *item.masks)]
     key = _cache_key(spec, args, files, [item.key for item in items], [item.label for item in items])
-    path = medbench_home() / "folders" / f"{spec.name}-{key}.npz"
-    cached = _read_cache(path, len(items))
-    if cached is not None:
-        return cached
-    arrays = _decode_all(spec, args, items)
-    _write_cache(path, arrays, spec.name)
-    return arrays
+    folder = store_root() / "folders" / f"{spec.name}-{key}"
+    store = build_store(folder, lambda builder: _decode_into(builder, spec, args, items))
+    _remove_stale(folder, spec.name)
+    images = store.rows("images")
+    if place(int(np.prod(images.shape))).in_memory:
+        images = np.asarray(images)
+    return store, images, np.asarray(store.rows("targets"))
 
 
 def _cache_key(spec: "TaskSpec", args: dict[str, Any], files: list[Path], keys: list[str], labels: list[Any]) -> str:
@@ -53,50 +58,47 @@ def _cache_key(spec: "TaskSpec", args: dict[str, Any], files: list[Path], keys: 
     return digest.hexdigest()[:24]
 
 
-def _read_cache(path: Path, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    arrays = read_arrays(path, ("images", "targets"))
-    if arrays is None or not len(arrays["images"]) == n == len(arrays["targets"]):
-        return None
-    return arrays["images"], arrays["targets"]
-
-
-def _write_cache(path: Path, arrays: tuple[np.ndarray, np.ndarray], name: str) -> None:
-    """Atomic write; older caches of the same task are removed. A read-only home only costs a re-decode."""
-    if not write_arrays(path, images=arrays[0], targets=arrays[1]):
-        return
-    stale = re.compile(rf"{re.escape(name)}-[0-9a-f]{{24}}\.npz")
+def _remove_stale(folder: Path, name: str) -> None:
+    """Older decodings of the same task (its files or card changed) are removed."""
+    stale = re.compile(rf"{re.escape(name)}-[0-9a-f]{{24}}")
     with contextlib.suppress(OSError):
-        for old in path.parent.iterdir():
-            if old != path and stale.fullmatch(old.name):
-                old.unlink(missing_ok=True)
+        for old in folder.parent.iterdir():
+            if old != folder and stale.fullmatch(old.name):
+                shutil.rmtree(old, ignore_errors=True)
 
 
-def _decode_all(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[np.ndarray, np.ndarray]:
-    size, channels = spec.image_size, spec.channels
-    images = np.empty((len(items), size, size, channels), dtype=np.uint8)
+def _decode_into(builder: StoreBuilder, spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> dict[str, Any]:
+    """Images (and segmentation masks) decoded DECODE_CHUNK files at a time and written as they come."""
+    size, channels, n = spec.image_size, spec.channels, len(items)
+    images = ((n, size, size, channels), np.dtype(np.uint8))
     if spec.kind.segmentation:
-        targets = np.empty((len(items), size, size), dtype=np.uint8)
         mode = str(args.get("mask_mode", "binary"))
 
-        def decode(i: int) -> None:
-            images[i], native = _decode_image(items[i].image, size, channels)
-            targets[i] = _decode_masks(items[i].masks, native, items[i].image, size, mode, spec.num_classes)
+        def decode(item: Item) -> tuple[np.ndarray, np.ndarray]:
+            image, native = _decode_image(item.image, size, channels)
+            return image, _decode_masks(item.masks, native, item.image, size, mode, spec.num_classes)
+
+        builder.write_together({"images": images, "targets": ((n, size, size), np.dtype(np.uint8))},
+                               _decoded_chunks(items, decode))
     else:
-        dtype = np.uint8 if spec.kind.multilabel else np.int64
-        targets = np.array([item.label for item in items], dtype=dtype)
+        builder.write_together({"images": images}, _decoded_chunks(items, lambda item: (_decode_image(item.image, size, channels)[0],)))
+        labels = np.array([item.label for item in items], dtype=np.uint8 if spec.kind.multilabel else np.int64)
+        builder.write("targets", labels.shape, labels.dtype, iter([labels]))
+    return {"decoded": {"task": spec.name, "count": n, "size": size, "channels": channels}}
 
-        def decode(i: int) -> None:
-            images[i] = _decode_image(items[i].image, size, channels)[0]
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # PIL releases the GIL
-        futures = [pool.submit(decode, i) for i in range(len(items))]
-        try:
-            for future in futures:  # in item order, so the error names the first bad file
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
-    return images, targets
+def _decoded_chunks(items: list[Item], decode: Callable[[Item], tuple[np.ndarray, ...]]) -> Iterator[tuple[np.ndarray, ...]]:
+    """Per DECODE_CHUNK items, each array's rows stacked; files decoded by a thread per core (PIL releases the
+    GIL), the first bad file in item order named by the error."""
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(items), DECODE_CHUNK):
+            futures = [pool.submit(decode, item) for item in items[start:start + DECODE_CHUNK]]
+            try:
+                parts = [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+            yield tuple(np.stack(rows) for rows in zip(*parts))
 
 
 def _open(path: Path) -> Image.Image:

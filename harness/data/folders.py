@@ -15,8 +15,9 @@ and test only gets its val from train (`split: {val_from_train: 0.1, seed: 0}`, 
 `copies: together` makes the copy clusters of the shared matcher groups too (harness.data.copy_groups).
 
 Images are decoded once with PIL, converted to the card's channels, resized to its image_size (so
-arrays stack) and kept uint8; the decoded arrays are cached under $MEDBENCH_HOME/folders, keyed by the
-card and by every file's path, size and mtime, so a second run does not decode again.
+arrays stack) and kept uint8; they are decoded a chunk at a time into the pixel store
+($MEDBENCH_HOME/store/folders), keyed by the card and by every file's path, size and mtime, so a second
+run does not decode again, and are read back whole when they fit in memory, by rows when they do not.
 
 This module registers the three loaders and runs their shared pipeline; listing items is `folder_items`,
 assigning splits `folder_splits`, decoding and its cache `folder_decode`.
@@ -35,6 +36,7 @@ from harness.data.folder_decode import decoded
 from harness.data.folder_items import Lister, class_folder_items, csv_items, image_mask_items, with_copy_groups
 from harness.data.folder_splits import assign_splits
 from harness.data.loader import LOADERS, DataStatus, Item, Loader
+from harness.data.rows import StoredRows, take_rows
 from harness.errors import MedbenchError
 from harness.kinds import CLASSIFICATION_KINDS, SINGLE_LABEL_KINDS, TaskKind
 
@@ -88,8 +90,10 @@ def folder_loader(checked: Checked) -> Loader:
     def load(spec: "TaskSpec", args: dict[str, Any], data_dir: Path | None) -> TaskData:
         listed = files(spec, args, data_dir)
         splits = np.array([split for _, split in listed])
-        images, targets = decoded(spec, args, [item for item, _ in listed])
-        return TaskData(*(ArrayDataset(images[splits == name], targets[splits == name]) for name in SPLITS))
+        store, images, targets = decoded(spec, args, [item for item, _ in listed])
+        data = TaskData(*(ArrayDataset(take_rows(images, np.flatnonzero(splits == name)), targets[splits == name])
+                          for name in SPLITS))
+        return store.with_checksum(data) if isinstance(images, StoredRows) else data
 
     return Loader(load, folder_status, files)
 

@@ -11,6 +11,8 @@ check is removed and the error says so: the next run rebuilds it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +25,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from harness.atomic import write_text_atomic
 from harness.checksums import remember_digest, unverified
+from harness.data.arrays import SPLITS, TaskData
 from harness.data.rows import NpyFile, StoredRows
 from harness.diskerrors import disk_error
 from harness.errors import MedbenchError
@@ -31,6 +35,7 @@ from harness.paths import medbench_home
 
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
+CHECKSUMS = "checksums.json"  # TaskData.sha256 of task data made from a store's arrays
 
 
 def store_root() -> Path:
@@ -50,6 +55,26 @@ class Store:
     @property
     def names(self) -> list[str]:
         return list(self.manifest["arrays"])
+
+    def with_checksum(self, data: TaskData) -> TaskData:
+        """`data` (made from this store's arrays) carrying its TaskData.sha256, hashed (one streamed pass) only
+        the first time: remembered per digest of each split's labels and of the stored rows it takes."""
+        digest = hashlib.sha256()
+        for name in SPLITS:
+            split = data.split(name)
+            targets = np.ascontiguousarray(split.targets)
+            index = split.images.index if isinstance(split.images, StoredRows) else None
+            digest.update(f"{name}:{targets.dtype}:{targets.shape}".encode() + targets.tobytes())
+            digest.update(b"all" if index is None else np.ascontiguousarray(index, np.int64).tobytes())
+        key, path = digest.hexdigest(), self.folder / CHECKSUMS
+        known: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError):
+            known = json.loads(path.read_text())
+        if key not in known:
+            known[key] = data.sha256
+            with contextlib.suppress(OSError):
+                write_text_atomic(path, json.dumps(known))
+        return dataclasses.replace(data, known_sha256=known[key])
 
 
 class ArrayWriter:
@@ -98,16 +123,24 @@ class StoreBuilder:
         self.arrays: dict[str, dict[str, Any]] = {}
 
     def write(self, name: str, shape: tuple[int, ...], dtype: np.dtype, chunks: Iterator[np.ndarray]) -> None:
-        file = f"{name}.npy"
-        writer = ArrayWriter(self.temp / file, shape, dtype)
+        self.write_together({name: (shape, dtype)}, ((chunk,) for chunk in chunks))
+
+    def write_together(self, layout: dict[str, tuple[tuple[int, ...], np.dtype]],
+                       chunks: Iterator[tuple[np.ndarray, ...]]) -> None:
+        """Arrays made together (a folder's images and masks, decoded file by file): each chunk is a tuple of
+        rows, one part per array in `layout`'s order."""
+        writers = {name: ArrayWriter(self.temp / f"{name}.npy", shape, dtype) for name, (shape, dtype) in layout.items()}
         try:
-            for chunk in chunks:
-                writer.append(chunk)
+            for parts in chunks:
+                for writer, part in zip(writers.values(), parts, strict=True):
+                    writer.append(part)
         except BaseException:
-            writer.discard()
+            for writer in writers.values():
+                writer.discard()
             raise
-        sha = writer.close()
-        self.arrays[name] = {"file": file, "shape": list(writer.shape), "dtype": writer.dtype.str, "sha256": sha}
+        for name, writer in writers.items():
+            sha = writer.close()
+            self.arrays[name] = {"file": writer.path.name, "shape": list(writer.shape), "dtype": writer.dtype.str, "sha256": sha}
 
     def commit(self, **facts: Any) -> Store:
         """Write the manifest, rename into place and remember the files' sha256s (another process that finished the
