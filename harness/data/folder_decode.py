@@ -81,7 +81,10 @@ def _decode_into(builder: StoreBuilder, spec: "TaskSpec", args: dict[str, Any], 
         builder.write_together({"images": images, "targets": ((n, size, size), np.dtype(np.uint8))},
                                _decoded_chunks(items, decode))
     else:
-        builder.write_together({"images": images}, _decoded_chunks(items, lambda item: (_decode_image(item.image, size, channels)[0],)))
+        def decode_image(item: Item) -> tuple[np.ndarray]:
+            return (_decode_image(item.image, size, channels)[0],)
+
+        builder.write_together({"images": images}, _decoded_chunks(items, decode_image))
         labels = np.array([item.label for item in items], dtype=np.uint8 if spec.kind.multilabel else np.int64)
         builder.write("targets", labels.shape, labels.dtype, iter([labels]))
     return {"decoded": {"task": spec.name, "count": n, "size": size, "channels": channels}}
