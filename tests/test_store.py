@@ -135,6 +135,22 @@ def test_a_medmnist_file_streams_into_the_store_with_the_same_data_and_checksum(
     assert load_data(spec, tmp_path).sha256 == in_memory.sha256  # the second load reads the store, not the file
 
 
+def test_a_remembered_checksum_is_per_labels_and_rows_of_each_split():
+    """Two splittings of one store with the same labels per split but other rows are other data."""
+    images = np.random.default_rng(0).integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
+    store = build_store(store_root() / "rows", _fill({"images": images}))
+    labels = np.zeros(4, np.int64)
+
+    def split_by(order: list[int]) -> TaskData:
+        parts = [ArrayDataset(store.rows("images").take(np.array(order[k:k + 4])), labels) for k in (0, 4, 8)]
+        return TaskData(*parts)
+
+    first, second = split_by(list(range(12))), split_by([4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11])
+    assert store.with_checksum(first).sha256 == TaskData(first.train, first.val, first.test).sha256
+    assert store.with_checksum(second).sha256 == TaskData(second.train, second.val, second.test).sha256
+    assert store.with_checksum(first).sha256 != store.with_checksum(second).sha256
+
+
 def test_placement_follows_the_override_and_the_memory_left(monkeypatch: pytest.MonkeyPatch):
     assert 0 < available_memory()
     assert place(1).in_memory and not place(10 * available_memory()).in_memory
