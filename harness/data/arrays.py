@@ -27,7 +27,7 @@ class ArrayDataset:
     masks of a classification set (used to score class activation maps)."""
 
     images: np.ndarray | StoredRows
-    targets: np.ndarray
+    targets: np.ndarray | StoredRows  # stored: segmentation masks of stored images
     masks: np.ndarray | StoredRows | None = None
 
     def __post_init__(self) -> None:
@@ -55,12 +55,12 @@ class ArrayDataset:
     def subset(self, index: np.ndarray) -> "ArrayDataset":
         """The rows at `index`; stored pixels stay on disk (nothing is read)."""
         masks = None if self.masks is None else take_rows(self.masks, index)
-        return ArrayDataset(take_rows(self.images, index), self.targets[index], masks)
+        return ArrayDataset(take_rows(self.images, index), take_rows(self.targets, index), masks)
 
     def in_memory(self) -> "ArrayDataset":
         """The same rows with every array read into memory."""
         masks = None if self.masks is None else np.asarray(self.masks)
-        return ArrayDataset(np.asarray(self.images), self.targets, masks)
+        return ArrayDataset(np.asarray(self.images), np.asarray(self.targets), masks)
 
 
 @dataclass(frozen=True)

@@ -33,18 +33,19 @@ MASK_THRESHOLD = 127
 NOT_BINARY_FRACTION = 0.1  # a binary mask with more mid-gray pixels than this is probably an image
 
 
-def decoded(spec: "TaskSpec", args: dict[str, Any], items: list[Item]) -> tuple[Store, np.ndarray | StoredRows, np.ndarray]:
-    """(store, images, targets) in item order, decoded the first time the files are seen; images in memory
-    when they fit, else stored rows; targets (labels or class-index masks) in memory."""
+def decoded(spec: "TaskSpec", args: dict[str, Any],
+            items: list[Item]) -> tuple[Store, np.ndarray | StoredRows, np.ndarray | StoredRows]:
+    """(store, images, targets) in item order, decoded the first time the files are seen; in memory when they
+    fit, else stored rows (labels are always held: they are small)."""
     files = [path for item in items for path in (item.image, *item.masks)]
     key = _cache_key(spec, args, files, [item.key for item in items], [item.label for item in items])
     folder = store_root() / "folders" / f"{spec.name}-{key}"
     store = build_store(folder, lambda builder: _decode_into(builder, spec, args, items))
     _remove_stale(folder, spec.name)
-    images = store.rows("images")
-    if place(int(np.prod(images.shape))).in_memory:
-        images = np.asarray(images)
-    return store, images, np.asarray(store.rows("targets"))
+    images, targets = store.rows("images"), store.rows("targets")
+    if place(int(np.prod(images.shape)) + int(np.prod(targets.shape))).in_memory:
+        return store, np.asarray(images), np.asarray(targets)
+    return store, images, targets if spec.kind.segmentation else np.asarray(targets)
 
 
 def _cache_key(spec: "TaskSpec", args: dict[str, Any], files: list[Path], keys: list[str], labels: list[Any]) -> str:

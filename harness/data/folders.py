@@ -91,8 +91,8 @@ def folder_loader(checked: Checked) -> Loader:
         listed = files(spec, args, data_dir)
         splits = np.array([split for _, split in listed])
         store, images, targets = decoded(spec, args, [item for item, _ in listed])
-        data = TaskData(*(ArrayDataset(take_rows(images, np.flatnonzero(splits == name)), targets[splits == name])
-                          for name in SPLITS))
+        data = TaskData(*(ArrayDataset(take_rows(images, rows), take_rows(targets, rows))
+                          for rows in (np.flatnonzero(splits == name) for name in SPLITS)))
         return store.with_checksum(data) if isinstance(images, StoredRows) else data
 
     return Loader(load, folder_status, files)

@@ -58,14 +58,16 @@ class Store:
 
     def with_checksum(self, data: TaskData) -> TaskData:
         """`data` (made from this store's arrays) carrying its TaskData.sha256, hashed (one streamed pass) only
-        the first time: remembered per digest of each split's labels and of the stored rows it takes."""
+        the first time: remembered per digest of each split's labels in memory and of the stored rows it takes."""
         digest = hashlib.sha256()
         for name in SPLITS:
             split = data.split(name)
-            targets = np.ascontiguousarray(split.targets)
-            index = split.images.index if isinstance(split.images, StoredRows) else None
-            digest.update(f"{name}:{targets.dtype}:{targets.shape}".encode() + targets.tobytes())
-            digest.update(b"all" if index is None else np.ascontiguousarray(index, np.int64).tobytes())
+            for array in (split.images, split.targets):
+                digest.update(f"{name}:{array.dtype}:{tuple(array.shape)}".encode())
+                if not isinstance(array, StoredRows):  # labels in memory
+                    digest.update(np.ascontiguousarray(array).tobytes())
+                else:  # this store's rows (its files are fixed by its key): which ones
+                    digest.update(b"all" if array.index is None else np.ascontiguousarray(array.index, np.int64).tobytes())
         key, path = digest.hexdigest(), self.folder / CHECKSUMS
         known: dict[str, str] = {}
         with contextlib.suppress(OSError, ValueError):
