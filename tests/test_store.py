@@ -20,6 +20,7 @@ from harness.data.prepare import prepare_split
 from harness.data.rows import StoredRows
 from harness.data.store import build_store, open_store, store_root
 from harness.data.stored_split import StoredSplit, prefetched
+from harness.distributed import padded_rows
 from harness.engine import TrainingRun
 from harness.errors import MedbenchError
 from harness.models import build_classifier
@@ -199,7 +200,7 @@ def test_the_stored_path_trains_and_scores_like_the_in_memory_path(tmp_path: Pat
 
 def test_a_torchrun_rank_reads_only_its_rows_and_augments_them_as_one_process_would(monkeypatch: pytest.MonkeyPatch):
     """Rank 1 of 2 (simulated): the store reads only rows 1::2 of each seeded batch, and the augmentation
-    of those rows is the one a single process draws for the whole batch."""
+    of those rows is the one a single process draws for the whole batch; evaluation reads its rows' pixels."""
     import harness.distributed as distributed
 
     transform = BatchTransform((0.5,), (0.25,), "flip_crop", CPU)
@@ -220,6 +221,22 @@ def test_a_torchrun_rank_reads_only_its_rows_and_augments_them_as_one_process_wo
     run.fit(split, split, split, progress=False, time_inference=False)
     orders = batch_order(48, 16, torch.Generator().manual_seed(0), drop_last=True)
     assert [r.tolist() for r in read] == [o[1::2].tolist() for o in orders]  # 8 of each 16, this rank's
+
+    # evaluation: the rank reads its (padded) rows' pixels and every target of each batch
+    pixels_read, read_rows, pixels = [], StoredRows.read, split.images
+
+    def recording(self: StoredRows, rows: np.ndarray) -> np.ndarray:
+        if self is pixels:
+            pixels_read.append(rows.tolist())
+        return read_rows(self, rows)
+
+    monkeypatch.setattr(StoredRows, "read", recording)
+    held = prepare_split(ArrayDataset(images, np.arange(48) % 2), 16, "binary", CPU, IN_MEMORY)
+    mine = lambda n: padded_rows(n, 1, 2)  # noqa: E731 - rank 1 of 2
+    for stored_batch, held_batch in zip(split.eval_batches(20, mine), held.eval_batches(20, mine), strict=True):
+        assert torch.equal(stored_batch.images, held_batch.images) and torch.equal(stored_batch.targets, held_batch.targets)
+    assert pixels_read == [list(range(1, 20, 2)), list(range(21, 40, 2)), [41, 43, 45, 47]]
+    assert [len(b.targets) for b in held.eval_batches(20, mine)] == [20, 20, 8]
 
 
 def test_the_matcher_finds_the_same_copies_with_its_index_on_disk():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ CROP_SCALE = (0.8, 1.0)  # flip_crop zooms into 80–100 % of the side, at a ran
 
 
 HASH_CHUNK = 1024  # images hashed per device→host copy
+
+
+RowsOf = Callable[[int], "slice | torch.Tensor"]  # a batch's length → the rows one process reads of it
 
 
 class Batch(NamedTuple):
@@ -63,9 +66,15 @@ class TensorSplit:
         """Training batches in the seeded order."""
         return (self.gather(index) for index in orders)
 
-    def eval_batches(self, size: int) -> Iterator[Batch]:
-        """Consecutive batches, in order."""
-        return (self.rows(start, start + size) for start in range(0, len(self), size))
+    def eval_batches(self, size: int, mine: RowsOf | None = None) -> Iterator[Batch]:
+        """Consecutive batches, in order; with `mine`, images and masks are only rows `mine(len(batch))` of each
+        (a torchrun rank's share) and targets the whole batch's (every rank scores every batch)."""
+        for start in range(0, len(self), size):
+            batch = self.rows(start, start + size)
+            if mine is not None:
+                rows = mine(len(batch.targets))
+                batch = Batch(batch.images[rows], batch.targets, None if batch.masks is None else batch.masks[rows])
+            yield batch
 
     def pixels_sha256(self) -> str:
         """Checksum of the uint8 pixels exactly as the model sees them (after resizing), NCHW."""

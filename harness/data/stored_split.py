@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 import torch
 
-from harness.data.batches import HASH_CHUNK, Batch
+from harness.data.batches import HASH_CHUNK, Batch, RowsOf
 from harness.data.rows import StoredRows
 
 PREFETCH_DEPTH = 3  # batches read ahead
@@ -45,12 +45,14 @@ class StoredSplit:
         _, height, width, channels = self.images.shape
         return (channels, height, width)
 
-    def _read(self, positions: np.ndarray) -> Batch:
+    def _read(self, positions: np.ndarray, target_positions: np.ndarray | None = None) -> Batch:
+        """Images and masks at `positions`, targets at `target_positions` (default: the same)."""
         images = to_device(torch.from_numpy(self.images.read(positions)).permute(0, 3, 1, 2).contiguous(), self.device)
+        at = positions if target_positions is None else target_positions
         if isinstance(self.targets, StoredRows):
-            targets = to_device(torch.from_numpy(self.targets.read(positions)), self.device).long()
+            targets = to_device(torch.from_numpy(self.targets.read(at)), self.device).long()
         else:
-            targets = self.targets[torch.from_numpy(positions).to(self.targets.device)]
+            targets = self.targets[torch.from_numpy(at).to(self.targets.device)]
         masks = None if self.masks is None else to_device(torch.from_numpy(self.masks.read(positions)), self.device)
         return Batch(images, targets, masks)
 
@@ -63,8 +65,14 @@ class StoredSplit:
     def batches(self, orders: list[torch.Tensor]) -> Iterator[Batch]:
         return prefetched(self.gather, orders)
 
-    def eval_batches(self, size: int) -> Iterator[Batch]:
-        return prefetched(lambda start: self.rows(start, start + size), range(0, len(self), size))
+    def eval_batches(self, size: int, mine: RowsOf | None = None) -> Iterator[Batch]:
+        """As TensorSplit.eval_batches; with `mine` only those rows' pixels are read."""
+        def read(start: int) -> Batch:
+            batch = torch.arange(start, min(start + size, len(self)))
+            rows = batch if mine is None else batch[mine(len(batch))]
+            return self._read(rows.numpy(), batch.numpy())
+
+        return prefetched(read, range(0, len(self), size))
 
     def pixels_sha256(self) -> str:
         """The same checksum a TensorSplit of these pixels gives (NCHW bytes after the shape), read in chunks."""
