@@ -182,9 +182,9 @@ class TrainingRun:
         self.model.eval()
         evaluator = self.objective.evaluator()
         for images, targets, _ in split.eval_batches(self.protocol.eval_batch_size, mine=distributed.eval_rows):
-            x, _ = self.transform(images)  # this rank's rows (all of them in one process)
-            if self.device.type == "cpu":  # oneDNN's NHWC kernels: CPU inference 11–34 % faster (benchmarks/RESULTS.md)
-                x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)  # as .contiguous(), but also for 1 channel
+            # this rank's rows (all of them in one process); on a CPU laid out NHWC: oneDNN's NHWC kernels make CPU
+            # inference 11–34 % faster (benchmarks/RESULTS.md)
+            x, _ = self.transform(images, layout=torch.channels_last if self.device.type == "cpu" else None)
             with self.autocast:
                 logits = self.forward(x)
             evaluator.update(distributed.gather_rows(logits.float(), len(targets)), targets)

@@ -123,11 +123,14 @@ class BatchTransform:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None,
                  masks: torch.Tensor | None = None, of_batch: int | None = None,
-                 rows: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor | None]:
+                 rows: slice = slice(None), layout: torch.memory_format | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`of_batch`, `rows`: `images` are these rows of a batch of `of_batch` pictures (a torchrun rank's
-        share); augmentation is drawn for the whole batch, so the rows get what one process gives them."""
-        # one pass converts and lays out (a fresh copy, so the in-place normalisation below is safe)
-        x = images.to(torch.float32, memory_format=self.memory_format, copy=True)
+        share); augmentation is drawn for the whole batch, so the rows get what one process gives them.
+        `layout`: the memory format of the result when not the transform's own (CPU evaluation asks for NHWC)."""
+        # one pass converts and lays out (a fresh tensor, so the in-place normalisation below is safe); empty + copy_
+        # sets the strides even for 1 channel, where .to(memory_format=...) would keep NCHW's
+        x = torch.empty(images.shape, dtype=torch.float32, device=images.device,
+                        memory_format=layout or self.memory_format).copy_(images)
         if generator is not None and self.augmentation != "none":
             x, masks = self._augment(x, generator, masks, of_batch or len(x), rows)
             x = x.contiguous(memory_format=self.memory_format)
