@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from harness.audit.result import Group, Member
-from harness.copies import Catalogue, CopyPair, CopyRule, clusters_of, copy_pairs
+from harness.copies import Catalogue, CopyPair, CopyRule, clusters_of, copy_pairs, same_digest
 from harness.data.arrays import SPLITS
 
 
@@ -32,20 +32,10 @@ def find_copies(splits: dict[str, np.ndarray], rule: CopyRule,
         split, index = order[k], position - int(starts[k])
         return Member(split, index, names[split][index] if names else None)
 
-    groups = [Group("exact", tuple(member(p) for p in members)) for members in _same_digest(catalogue.digests)]
+    groups = [Group("exact", tuple(member(p) for p in members)) for members in same_digest(catalogue.digests)]
     linked = [p for p in copy_pairs(catalogue, rule) if p.kind != "exact"]
     groups += [_copy_group(pairs, member) for pairs in _components(len(catalogue), linked)]
     return tuple(sorted(groups, key=lambda g: (not g.crosses_splits, g.kind, [(m.split, m.index) for m in g.members])))
-
-
-def _same_digest(digests: list[str]) -> list[list[int]]:
-    """Positions sharing a digest, groups of two or more, in order of their first member (sorted, not a dict of
-    every picture: memory stays at a few bytes a picture)."""
-    keys = np.array(digests)
-    order = np.argsort(keys, kind="stable")
-    cuts = np.flatnonzero(keys[order][1:] != keys[order][:-1]) + 1
-    groups = [sorted(run.tolist()) for run in np.split(order, cuts) if len(run) > 1]
-    return sorted(groups, key=lambda g: g[0])
 
 
 def _components(n: int, pairs: list[CopyPair]) -> list[list[CopyPair]]:

@@ -192,10 +192,7 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
     if len(catalogue) < 2:
         return []
     found = {}
-    groups: dict[str, list[int]] = {}
-    for i, digest in enumerate(catalogue.digests):
-        groups.setdefault(digest, []).append(i)
-    for members in groups.values():
+    for members in same_digest(catalogue.digests):
         for j in members[1:]:
             found[members[0], j] = CopyPair(members[0], j, 1.0, "exact")
     ref = Reference(catalogue, rule)
@@ -205,6 +202,16 @@ def copy_pairs(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: Copy
         if a != b and catalogue.digests[a] != catalogue.digests[b] and (key not in found or found[key].score < score):
             found[key] = CopyPair(*key, score, kind, detail)
     return sorted(found.values(), key=lambda p: (p.query, p.reference))
+
+
+def same_digest(digests: list[str]) -> list[list[int]]:
+    """Positions sharing a digest, groups of two or more, in order of their first member (sorted, not a dict of
+    every picture: memory stays at a few bytes a picture)."""
+    keys = np.array(digests)
+    order = np.argsort(keys, kind="stable")
+    cuts = np.flatnonzero(keys[order][1:] != keys[order][:-1]) + 1
+    groups = [sorted(run.tolist()) for run in np.split(order, cuts) if len(run) > 1]
+    return sorted(groups, key=lambda g: g[0])
 
 
 def copy_clusters(images: Iterable[np.ndarray] | np.ndarray | Catalogue, rule: CopyRule = DEFAULT_RULE) -> np.ndarray:
